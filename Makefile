@@ -1,0 +1,29 @@
+# Two entry points for a fresh machine: `make quickstart` and `make test`.
+# Each creates (once) a local virtual environment in .venv and installs skebm into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.skebm-installed
+
+.PHONY: quickstart test test-all lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip >/dev/null
+	$(BIN)/python -m pip install -e ".[test,plot]"
+	touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(BIN)/python examples/quickstart.py
+
+test: $(STAMP)
+	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q -m "slow or not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check skebm tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache

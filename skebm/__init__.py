@@ -1,0 +1,10 @@
+"""skebm: energy-based probabilistic regression as scikit-learn estimators.
+
+>>> from skebm import EnergyRegressor
+"""
+
+from skebm._energy import EnergyRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["EnergyRegressor", "__version__"]

@@ -1,0 +1,192 @@
+"""The PyTorch training loop shared by every estimator.
+
+Minibatch Adam with a cosine learning-rate decay, divergence recovery and
+optional early stopping on a held-out score. Knows nothing about scikit-learn.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from skebm.exceptions import TrainingDivergedError
+
+__all__ = ["TrainingConfig", "train"]
+
+BatchLoss = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
+
+_MAX_RECOVERIES = 4
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Settings of one call to :func:`train`."""
+
+    max_epochs: int
+    batch_size: int
+    learning_rate: float
+    n_iter_no_change: int | None = None
+    verbose: int = 0
+
+
+def train(
+    module: nn.Module,
+    batch_loss: BatchLoss,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    config: TrainingConfig,
+    generator: torch.Generator,
+    device: torch.device,
+    validation_score: Callable[[], float] | None = None,
+) -> list[dict]:
+    """Train ``module`` by minimising ``batch_loss`` over minibatches.
+
+    Parameters
+    ----------
+    module : nn.Module
+        Network to train in place (already on ``device``).
+    batch_loss : callable
+        ``batch_loss(inputs, targets) -> (loss, parts)`` for one minibatch on
+        ``device``; ``parts`` maps names to scalar tensors to log.
+    inputs, targets : Tensor
+        Training data on the CPU; batches are moved to ``device`` one at a time.
+    config : TrainingConfig
+        Epochs, batch size, learning rate, early stopping and verbosity.
+    generator : torch.Generator
+        CPU source of randomness for shuffling.
+    device : torch.device
+        Where the module lives.
+    validation_score : callable, optional
+        Returns a held-out score (higher is better) for early stopping. When
+        given with ``config.n_iter_no_change``, training stops after that many
+        epochs without improvement and the best parameters are restored.
+
+    Returns
+    -------
+    list of dict
+        One entry per epoch with the mean of each loss part and, when
+        available, ``"validation_score"``.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If the loss stays non-finite after repeatedly halving the learning rate.
+    """
+    n_rows = inputs.shape[0]
+    batch_size = min(config.batch_size, n_rows)
+    steps_per_epoch = math.ceil(n_rows / batch_size)
+    optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
+    total_steps = config.max_epochs * steps_per_epoch
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step / total_steps, 1.0)))
+    )
+    progress = _progress_bar(config)
+    history: list[dict] = []
+    best_score, best_state, stale_epochs = -math.inf, None, 0
+    recoveries = 0
+    epoch = 0
+    while epoch < config.max_epochs:
+        checkpoint = _snapshot(module, optimizer, schedule, generator)
+        module.train()
+        parts_sum = _run_epoch(module, batch_loss, inputs, targets, batch_size, optimizer,
+                               schedule, generator, device)
+        if parts_sum is None or not _all_finite(module):
+            recoveries += 1
+            if recoveries > _MAX_RECOVERIES:
+                raise TrainingDivergedError(
+                    f"Training diverged (non-finite loss) in epoch {epoch + 1} and did not "
+                    f"recover after halving the learning rate {_MAX_RECOVERIES} times. Try a "
+                    "smaller learning_rate, a larger batch_size or check the inputs' scale."
+                )
+            _restore(checkpoint, module, optimizer, schedule, generator)
+            for group in optimizer.param_groups:
+                group["initial_lr"] *= 0.5
+                group["lr"] *= 0.5
+            schedule.base_lrs = [base * 0.5 for base in schedule.base_lrs]
+            continue
+        record = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in parts_sum.items()}}
+        if validation_score is not None:
+            module.eval()
+            record["validation_score"] = float(validation_score())
+        history.append(record)
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
+        elif config.verbose:
+            print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in record.items()), flush=True)
+        epoch += 1
+        if validation_score is None or config.n_iter_no_change is None:
+            continue
+        if record["validation_score"] > best_score:
+            best_score, stale_epochs = record["validation_score"], 0
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            stale_epochs += 1
+            if stale_epochs >= config.n_iter_no_change:
+                break
+    if progress is not None:
+        progress.close()
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return history
+
+
+def _run_epoch(module, batch_loss, inputs, targets, batch_size, optimizer, schedule,
+               generator, device) -> dict | None:
+    """One pass over shuffled minibatches; ``None`` if a loss was not finite."""
+    order = torch.randperm(inputs.shape[0], generator=generator)
+    parts_sum: dict[str, float] = {}
+    for start in range(0, inputs.shape[0], batch_size):
+        index = order[start : start + batch_size]
+        batch_inputs = inputs[index].to(device, non_blocking=True)
+        batch_targets = targets[index].to(device, non_blocking=True)
+        loss, parts = batch_loss(batch_inputs, batch_targets)
+        if not torch.isfinite(loss):
+            return None
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        for name, value in parts.items():
+            parts_sum[name] = parts_sum.get(name, 0.0) + float(value.detach())
+    return parts_sum
+
+
+def _all_finite(module: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+
+
+def _snapshot(module, optimizer, schedule, generator) -> tuple:
+    return (
+        copy.deepcopy(module.state_dict()),
+        copy.deepcopy(optimizer.state_dict()),
+        schedule.state_dict(),
+        generator.get_state(),
+    )
+
+
+def _restore(checkpoint, module, optimizer, schedule, generator) -> None:
+    module_state, optimizer_state, schedule_state, generator_state = checkpoint
+    module.load_state_dict(module_state)
+    optimizer.load_state_dict(optimizer_state)
+    schedule.load_state_dict(schedule_state)
+    generator.set_state(generator_state)
+
+
+def _progress_bar(config: TrainingConfig):
+    """A tqdm bar over epochs when ``verbose`` is set and tqdm is installed."""
+    if not config.verbose:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # plain per-epoch lines instead
+        return None
+    return tqdm(total=config.max_epochs, desc="epochs", unit="epoch")
+

@@ -1,0 +1,218 @@
+"""The interface shared by every batch of conditional distributions."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = ["ConditionalDistribution"]
+
+
+class ConditionalDistribution(ABC):
+    """A batch of ``n`` conditional distributions p(y | x_i), one per input row.
+
+    Every method takes and returns float64 NumPy arrays in the units of the
+    targets the estimator was fitted on. ``d`` is the target dimension.
+    Shapes follow one rule: a 1-D target (``d == 1``) drops its trailing target
+    axis, so ``mean()`` is ``(n,)`` for 1-D targets and ``(n, d)`` otherwise.
+
+    Subclasses implement :meth:`_logpdf_points`, :meth:`mean`, :meth:`var`,
+    :meth:`_cdf_points`, :meth:`_ppf`, :meth:`_sample` and :meth:`_take`; the
+    shape handling and input validation live here, once.
+    """
+
+    def __init__(self, n_rows: int, target_dim: int) -> None:
+        self.n_rows = int(n_rows)
+        self.target_dim = int(target_dim)
+
+    # ------------------------------------------------------------------ API
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, index) -> ConditionalDistribution:
+        """Return the distributions of the selected rows (int, slice, mask or indices)."""
+        rows = np.arange(self.n_rows)[index]
+        return self._take(np.atleast_1d(rows))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_rows={self.n_rows}, target_dim={self.target_dim})"
+
+    @abstractmethod
+    def mean(self) -> np.ndarray:
+        """Mean of each distribution, ``(n,)`` or ``(n, d)``."""
+
+    @abstractmethod
+    def var(self) -> np.ndarray:
+        """Marginal variance of each target dimension, ``(n,)`` or ``(n, d)``."""
+
+    def std(self) -> np.ndarray:
+        """Marginal standard deviation, ``(n,)`` or ``(n, d)``."""
+        return np.sqrt(self.var())
+
+    def logpdf(self, y) -> np.ndarray:
+        """Log density at one point per row, or at many points per row.
+
+        Parameters
+        ----------
+        y : array-like
+            One point per row: ``(n,)`` for 1-D targets or ``(n, d)``.
+            Many points per row: ``(n, k)`` for 1-D targets or ``(n, k, d)``.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for one point per row, ``(n, k)`` for many.
+        """
+        points, single = self._points(y, "y")
+        out = self._logpdf_points(points)
+        return out[:, 0] if single else out
+
+    def pdf(self, y) -> np.ndarray:
+        """Density at the given points; see :meth:`logpdf` for shapes."""
+        return np.exp(self.logpdf(y))
+
+    def cdf(self, y) -> np.ndarray:
+        """Cumulative distribution function P(Y <= y), same shapes as :meth:`logpdf`.
+
+        For d > 1 this is the joint CDF P(Y_1 <= y_1, ..., Y_d <= y_d).
+        """
+        points, single = self._points(y, "y")
+        out = np.clip(self._cdf_points(points), 0.0, 1.0)
+        return out[:, 0] if single else out
+
+    def ppf(self, q) -> np.ndarray:
+        """Quantile function (inverse CDF) of each marginal.
+
+        Parameters
+        ----------
+        q : float or array-like of shape (n,)
+            Probabilities strictly inside (0, 1); a scalar applies to every row.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` (per-dimension marginal
+            quantiles) otherwise.
+        """
+        probabilities = self._probabilities(q)
+        out = self._ppf(probabilities)
+        return out[:, 0] if self.target_dim == 1 else out
+
+    def median(self) -> np.ndarray:
+        """Median of each marginal, ``(n,)`` or ``(n, d)``."""
+        return self.ppf(0.5)
+
+    def interval(self, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+        """Central interval holding ``confidence`` of the mass of each marginal.
+
+        Parameters
+        ----------
+        confidence : float
+            Mass inside the interval, in (0, 1).
+
+        Returns
+        -------
+        lower, upper : ndarray
+            ``(n,)`` each for 1-D targets, ``(n, d)`` otherwise.
+        """
+        if not isinstance(confidence, Real) or not 0.0 < confidence < 1.0:
+            raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}.")
+        tail = (1.0 - float(confidence)) / 2.0
+        return self.ppf(tail), self.ppf(1.0 - tail)
+
+    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
+        """Draw samples from each distribution.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples per row.
+        random_state : int, numpy Generator or None
+            Seed for reproducible draws.
+
+        Returns
+        -------
+        ndarray
+            ``(n, n_samples)`` for 1-D targets, ``(n, n_samples, d)`` otherwise.
+        """
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        draws = self._sample(int(n_samples), np.random.default_rng(_seed_of(random_state)))
+        return draws[..., 0] if self.target_dim == 1 else draws
+
+    # ------------------------------------------------------ for subclasses
+    @abstractmethod
+    def _logpdf_points(self, points: np.ndarray) -> np.ndarray:
+        """Log density at ``points`` of shape ``(n, k, d)``; returns ``(n, k)``."""
+
+    @abstractmethod
+    def _cdf_points(self, points: np.ndarray) -> np.ndarray:
+        """Joint CDF at ``points`` of shape ``(n, k, d)``; returns ``(n, k)``."""
+
+    @abstractmethod
+    def _ppf(self, probabilities: np.ndarray) -> np.ndarray:
+        """Marginal quantiles for probabilities ``(n,)``; returns ``(n, d)``."""
+
+    @abstractmethod
+    def _sample(self, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+        """Samples of shape ``(n, n_samples, d)``."""
+
+    @abstractmethod
+    def _take(self, rows: np.ndarray) -> ConditionalDistribution:
+        """The distributions of the given integer rows."""
+
+    def _squeeze_target(self, values: np.ndarray) -> np.ndarray:
+        """Drop the trailing target axis of ``(..., d)`` values when d == 1."""
+        return values[..., 0] if self.target_dim == 1 else values
+
+    # ------------------------------------------------------------ helpers
+    def _points(self, y, name: str) -> tuple[np.ndarray, bool]:
+        """Validate query points and return them as ``(n, k, d)`` plus a 'one per row' flag."""
+        values = _finite_float_array(y, name)
+        n, d = self.n_rows, self.target_dim
+        if d == 1 and values.ndim in (1, 2) and values.shape[0] == n:
+            single = values.ndim == 1
+            values = values.reshape(n, -1, 1)
+            return values, single
+        if d == 1 and values.ndim == 3 and values.shape[0] == n and values.shape[2] == 1:
+            return values, False
+        if d > 1 and values.ndim == 2 and values.shape == (n, d):
+            return values[:, None, :], True
+        if d > 1 and values.ndim == 3 and values.shape[0] == n and values.shape[2] == d:
+            return values, False
+        expected = "(n,) or (n, k)" if d == 1 else f"(n, {d}) or (n, k, {d})"
+        raise ValueError(
+            f"{name} has shape {values.shape}; expected {expected} with n={n} rows "
+            f"for a target of dimension {d}."
+        )
+
+    def _probabilities(self, q) -> np.ndarray:
+        values = _finite_float_array(q, "q")
+        if values.ndim == 0:
+            values = np.full(self.n_rows, float(values))
+        if values.shape != (self.n_rows,):
+            raise ValueError(
+                f"q must be a scalar or have shape ({self.n_rows},), got {values.shape}."
+            )
+        if np.any(values <= 0.0) or np.any(values >= 1.0):
+            raise ValueError("q must lie strictly inside (0, 1).")
+        return values
+
+
+def _finite_float_array(values, name: str) -> np.ndarray:
+    """Convert to a float64 array, rejecting non-numeric and non-finite values."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}.")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return array
+
+
+def _seed_of(random_state) -> int | np.random.Generator | None:
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    return random_state

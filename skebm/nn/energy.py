@@ -1,0 +1,67 @@
+"""The energy head f(h_x, y): a scalar score for every (input, target) pair."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["EnergyHead"]
+
+
+class EnergyHead(nn.Module):
+    """Scores pairs of input features and targets, f(h_x, y) -> R.
+
+    The network is ``f = w3 . relu(W2 relu(Ax h_x + Ay g(y) + b) + b2) + b3`` with
+    ``g`` a small MLP of y. Because the first joint layer is linear, the
+    input-dependent part ``Ax h_x`` is computed once per row and broadcast over
+    the ``M`` targets of that row instead of once per (row, target) pair.
+
+    Parameters
+    ----------
+    feature_dim : int
+        Size of the input features h_x.
+    target_dim : int
+        Dimension d of the targets.
+    hidden_size : int
+        Width of every hidden layer.
+    """
+
+    def __init__(self, feature_dim: int, target_dim: int, hidden_size: int) -> None:
+        super().__init__()
+        self.target_net = nn.Sequential(nn.Linear(target_dim, hidden_size), nn.ReLU())
+        self.input_projection = nn.Linear(feature_dim, hidden_size)
+        self.target_projection = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.joint_net = nn.Sequential(
+            nn.ReLU(),
+            nn.Linear(hidden_size, hidden_size),
+            nn.ReLU(),
+            nn.Linear(hidden_size, 1),
+        )
+
+    def project_inputs(self, features: torch.Tensor) -> torch.Tensor:
+        """The per-row part of the first joint layer, ``(batch, hidden)``."""
+        return self.input_projection(features)
+
+    def score_projected(self, projected: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Scores from projected inputs ``(batch, hidden)`` and targets ``(batch, M, d)``.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, M)``.
+        """
+        target_part = self.target_projection(self.target_net(targets))  # (batch, M, hidden)
+        return self.joint_net(target_part + projected.unsqueeze(1)).squeeze(-1)
+
+    def forward(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Score ``M`` targets per row.
+
+        Parameters
+        ----------
+        features : Tensor of shape ``(batch, feature_dim)``
+        targets : Tensor of shape ``(batch, M, d)``
+
+        Returns
+        -------
+        Tensor of shape ``(batch, M)``
+        """
+        return self.score_projected(self.project_inputs(features), targets)

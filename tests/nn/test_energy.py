@@ -1,0 +1,30 @@
+import torch
+
+from skebm.nn import EnergyHead, EnergyModel, MLPExtractor, build_extractor
+
+
+def test_energy_head_scores_every_target_of_every_row():
+    head = EnergyHead(feature_dim=5, target_dim=2, hidden_size=8)
+    assert head(torch.randn(3, 5), torch.randn(3, 7, 2)).shape == (3, 7)
+
+
+def test_per_row_projection_equals_scoring_each_pair_separately():
+    head = EnergyHead(feature_dim=5, target_dim=1, hidden_size=8)
+    features, targets = torch.randn(4, 5), torch.randn(4, 6, 1)
+    batched = head(features, targets)
+    pairwise = head(features.repeat_interleave(6, 0), targets.reshape(24, 1, 1)).reshape(4, 6)
+    torch.testing.assert_close(batched, pairwise)
+
+
+def test_mlp_extractor_maps_to_declared_feature_size():
+    extractor = build_extractor("mlp", (3,), hidden_sizes=(16, 12))
+    assert isinstance(extractor, MLPExtractor)
+    assert extractor(torch.randn(2, 3)).shape == (2, extractor.out_features) == (2, 12)
+
+
+def test_model_proposal_does_not_backpropagate_into_extractor():
+    model = EnergyModel(MLPExtractor(2, (8,)), target_dim=1, n_components=2, hidden_size=8)
+    features = model.features(torch.randn(4, 2))
+    model.proposal(features).means.sum().backward()
+    assert all(p.grad is None for p in model.extractor.parameters())
+    assert any(p.grad is not None for p in model.proposal_head.parameters())

@@ -1,0 +1,74 @@
+import pytest
+import torch
+from torch import nn
+
+from skebm._training import TrainingConfig, train
+from skebm.exceptions import TrainingDivergedError
+
+
+def regression_data(n=64):
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(n, 2, generator=generator)
+    return inputs, inputs @ torch.tensor([[1.0], [-2.0]])
+
+
+def squared_error(module):
+    def batch_loss(inputs, targets):
+        loss = (module(inputs) - targets).square().mean()
+        return loss, {"mse": loss}
+    return batch_loss
+
+
+def run(module, batch_loss, config, validation_score=None):
+    inputs, targets = regression_data()
+    return train(module, batch_loss, inputs, targets, config, torch.Generator().manual_seed(0),
+                 torch.device("cpu"), validation_score)
+
+
+def test_training_reduces_the_loss_and_records_history():
+    module = nn.Linear(2, 1)
+    history = run(module, squared_error(module), TrainingConfig(20, 16, 0.05))
+    assert len(history) == 20
+    assert [h["epoch"] for h in history] == list(range(1, 21))
+    assert history[-1]["mse"] < 0.1 * history[0]["mse"]
+
+
+def test_non_finite_loss_is_recovered_by_restoring_and_halving_the_step():
+    module = nn.Linear(2, 1)
+    calls = {"n": 0}
+    mse = squared_error(module)
+
+    def flaky(inputs, targets):
+        calls["n"] += 1
+        loss, parts = mse(inputs, targets)
+        return (loss * float("nan"), parts) if calls["n"] == 5 else (loss, parts)
+
+    history = run(module, flaky, TrainingConfig(3, 16, 0.05))
+    assert len(history) == 3
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def test_persistent_divergence_raises_a_named_error():
+    module = nn.Linear(2, 1)
+
+    def always_nan(inputs, targets):
+        loss = module(inputs).sum() * float("nan")
+        return loss, {"loss": loss}
+
+    with pytest.raises(TrainingDivergedError, match="learning_rate"):
+        run(module, always_nan, TrainingConfig(3, 16, 0.05))
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch():
+    module = nn.Linear(2, 1)
+    scores = iter([1.0, 3.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0])
+    snapshots = []
+
+    def validation_score():
+        snapshots.append(module.weight.detach().clone())
+        return next(scores)
+
+    history = run(module, squared_error(module), TrainingConfig(50, 16, 0.05, n_iter_no_change=3),
+                  validation_score)
+    assert len(history) == 5  # best at epoch 2, then three epochs without improvement
+    torch.testing.assert_close(module.weight.detach(), snapshots[1])
