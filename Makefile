@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.skebm-installed
 
-.PHONY: quickstart test test-all lint clean
+.PHONY: quickstart test test-all lint clean figure examples
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,14 @@ $(STAMP): pyproject.toml
 
 quickstart: $(STAMP)
 	$(BIN)/python examples/quickstart.py
+
+# The README's figure, from the quickstart with its full settings.
+figure: $(STAMP)
+	$(BIN)/python examples/quickstart.py --output docs/quickstart.png
+
+# Every example with its fast settings (what tests/test_examples.py runs).
+examples: $(STAMP)
+	for script in examples/*.py; do SKEBM_EXAMPLE_FAST=1 $(BIN)/python $$script || exit 1; done
 
 test: $(STAMP)
 	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q

@@ -9,6 +9,7 @@ and which distribution to return.
 from __future__ import annotations
 
 import copy
+import threading
 import warnings
 from abc import abstractmethod
 from numbers import Integral, Real
@@ -18,17 +19,21 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from skebm._inputs import input_scaler, validate_inputs
 from skebm._preprocessing import Standardizer
 from skebm._training import TrainingConfig, train
 from skebm.distributions import ConditionalDistribution
-from skebm.exceptions import DeviceWarning
-from skebm.nn import build_extractor
+from skebm.exceptions import DeviceWarning, TrainingDivergedError
+from skebm.nn import check_extractor, instantiate_extractor
 
 __all__ = ["BaseProbabilisticRegressor"]
 
 PICKLE_FORMAT_VERSION = 1
+# Seeded initialisation uses torch's global generator: one thread at a time, so that
+# fits in threads (joblib's threading or dask backends) stay reproducible.
+_GLOBAL_SEED_LOCK = threading.Lock()
 _SEED_BOUND = 2**31 - 1
 
 
@@ -36,7 +41,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
     """Common machinery; subclasses implement the abstract hooks below."""
 
     _parameter_constraints: dict = {
-        "feature_extractor": [StrOptions({"auto", "mlp"}), type, callable],
+        "feature_extractor": [StrOptions({"auto", "mlp", "cnn", "resnet18"}), type, callable],
         "feature_extractor_kwargs": [dict, None],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_noise_samples": [Interval(Integral, 1, None, closed="left")],
@@ -73,8 +78,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Training inputs.
+        X : array-like or DataFrame of shape (n_samples, n_features), or image array
+            Training inputs: a table, or images of shape (n, H, W), (n, H, W, C)
+            or (n, C, H, W), uint8 or float (see ``channel_axis`` for the layout).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Training targets.
 
@@ -82,11 +88,31 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         -------
         self
             The fitted estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            If the loss stays non-finite after the learning rate was halved
+            repeatedly; the estimator is then left unfitted (or, with
+            ``warm_start``, at its last finite state).
+
+        Notes
+        -----
+        Training uses torch's intra-op thread pool (``torch.get_num_threads()``).
+        In scikit-learn's parallel tools (``cross_validate(n_jobs=k)``,
+        ``GridSearchCV(n_jobs=k)``) the default loky backend starts each worker
+        with ``OMP_NUM_THREADS`` set to ``cpu_count // k`` (unless it is already
+        set), which torch reads, so the workers share the cores instead of
+        oversubscribing them. Threads are not limited with the
+        ``"threading"`` backend, whose workers share one torch thread pool: call
+        ``torch.set_num_threads`` yourself there.
         """
         self._check_extra_params()
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             ensure_min_samples=2, dtype=np.float64)
         reuse = self.warm_start and hasattr(self, "module_")
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None.")
+        X, y = validate_inputs(self, X, y, reset=not reuse)
         targets = y.reshape(len(y), -1)
         if reuse and targets.shape[1] != self._target_dim:
             raise ValueError(
@@ -96,7 +122,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if not reuse:
             self._target_ndim = y.ndim
             self._target_dim = targets.shape[1]
-            self._input_scaler = Standardizer(X)
+            self._input_scaler = input_scaler(X)
             self._target_scaler = Standardizer(targets)
             standard = (targets - self._target_scaler.mean) / self._target_scaler.scale
             margin = max(1.0, 0.1 * float(np.ptp(standard)))
@@ -109,12 +135,22 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             ((targets - self._target_scaler.mean) / self._target_scaler.scale).astype(np.float32)
         )
         if not reuse:
-            with torch.random.fork_rng(devices=[]):
+            with _GLOBAL_SEED_LOCK, torch.random.fork_rng(devices=[]):
                 torch.manual_seed(int(seeds[0]))
                 self.module_ = self._build_module(tuple(inputs.shape[1:]), self._target_dim)
         self.module_.to(self.device_)
-        self.history_ = self._train(inputs, standard_targets, int(seeds[1]))
-        self.n_iter_ = len(self.history_)
+        try:
+            history = self._train(inputs, standard_targets, int(seeds[1]))
+        except TrainingDivergedError:
+            if not reuse:  # leave no half-trained network behind to predict with
+                del self.module_
+            raise
+        self.n_iter_ = len(history)
+        # A warm start continues the epoch count and the history, as in skorch.
+        previous = self.history_ if reuse else []
+        self.history_ = previous + [
+            {**record, "epoch": len(previous) + record["epoch"]} for record in history
+        ]
         return self
 
     def _train(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int) -> list[dict]:
@@ -159,7 +195,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
     # ------------------------------------------------------------ predict
     def _prepare_inputs(self, X) -> torch.Tensor:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_inputs(self, X, reset=False)
         self._use_inference_device()
         return self._input_scaler.transform(X)
 
@@ -243,6 +279,8 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """
         dist = self.predict_dist(X)
         targets = _as_targets(y, len(dist), self._target_dim)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, targets, ensure_non_negative=True)
         return float(np.average(dist.logpdf(_squeeze(targets)), weights=sample_weight))
 
     # ------------------------------------------------------------ helpers
@@ -251,15 +289,25 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         return point.reshape(n_rows) if self._target_ndim == 1 else point.reshape(n_rows, -1)
 
     def _extractor(self, input_shape: tuple[int, ...]) -> torch.nn.Module:
+        """A new feature extractor; ``"auto"`` is an MLP for tables, the small CNN for images."""
         kwargs = dict(self.feature_extractor_kwargs or {})
-        if isinstance(self.feature_extractor, str):
-            name = "mlp" if self.feature_extractor == "auto" else self.feature_extractor
+        extractor = self.feature_extractor
+        if isinstance(extractor, str) and extractor == "auto":
+            extractor = "mlp" if len(input_shape) == 1 else "cnn"
+        if isinstance(extractor, str) and extractor == "mlp":
             kwargs.setdefault("hidden_sizes", (self.hidden_size, self.hidden_size))
-            return build_extractor(name, input_shape, **kwargs)
-        extractor = self.feature_extractor(**kwargs)
-        if not hasattr(extractor, "out_features"):
-            raise TypeError("A custom feature_extractor must set an integer `out_features`.")
-        return extractor
+        module = self._call_extractor(instantiate_extractor, extractor, input_shape, **kwargs)
+        return check_extractor(module, input_shape)
+
+    def _call_extractor(self, factory, *args, **kwargs) -> torch.nn.Module:
+        """Call an extractor factory, naming the parameters when the keywords do not fit."""
+        try:
+            return factory(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(
+                f"feature_extractor={self.feature_extractor!r} does not accept "
+                f"feature_extractor_kwargs={self.feature_extractor_kwargs!r}: {error}"
+            ) from error
 
     def _use_inference_device(self) -> None:
         """Move the network to a usable device, falling back to the CPU with a warning."""
@@ -273,17 +321,24 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             self.device_ = torch.device("cpu")
         self.module_.to(self.device_)
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "module_")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = True
         tags.target_tags.multi_output = True
+        tags.input_tags.three_d_array = True  # image batches (n, H, W)
         return tags
 
     # ------------------------------------------------------------ pickling
     def __getstate__(self) -> dict:
-        state = super().__getstate__()
-        if "module_" in state:
-            state["module_"] = copy.deepcopy(state["module_"]).cpu()
+        state = dict(super().__getstate__())  # a copy: the default state is the live __dict__
+        # Every network and tensor goes to the CPU, so a model fitted on a GPU
+        # loads anywhere. One deepcopy keeps modules shared between attributes shared.
+        on_device = {name: value for name, value in state.items()
+                     if isinstance(value, (torch.nn.Module, torch.Tensor))}
+        state.update({name: value.cpu() for name, value in copy.deepcopy(on_device).items()})
         state["_skebm_pickle_format"] = PICKLE_FORMAT_VERSION
         return state
 
@@ -295,8 +350,28 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
                 f"{PICKLE_FORMAT_VERSION}. Upgrade skebm to load it."
             )
         if "module_" in state:
-            state["device_"] = torch.device("cpu")
+            state["device_"] = _loaded_device(state.get("device_"))
         super().__setstate__(state)
+        if "module_" in state:
+            self.module_.to(self.device_)
+
+
+def _loaded_device(saved) -> torch.device:
+    """Where an unpickled network goes: its fitting device if usable here, else the CPU."""
+    device = torch.device("cpu") if saved is None else torch.device(saved)
+    if device.type != "cuda":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        warnings.warn(
+            "This model was fitted on CUDA, which is not available here; it was loaded on "
+            "the CPU.",
+            DeviceWarning,
+            stacklevel=3,
+        )
+        return torch.device("cpu")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        return torch.device("cuda")
+    return device
 
 
 def _resolve_device(device) -> torch.device:
@@ -321,7 +396,11 @@ def _as_targets(y, n_rows: int, target_dim: int) -> np.ndarray:
     values = np.asarray(y)
     if values.dtype.kind not in "biuf":
         raise TypeError(f"y must be numeric, got dtype {values.dtype}.")
-    values = values.astype(np.float64).reshape(values.shape[0] if values.ndim else 1, -1)
+    if values.ndim not in (1, 2):
+        raise ValueError(
+            f"y must have shape (n_samples,) or (n_samples, n_targets), got {values.shape}."
+        )
+    values = values.astype(np.float64).reshape(values.shape[0], -1)
     if values.shape != (n_rows, target_dim):
         raise ValueError(
             f"y has {values.shape[0]} rows and {values.shape[1]} target columns; expected "

@@ -20,6 +20,8 @@ PAIRS_PER_CHUNK = 2**18
 """Upper bound on (row, target) pairs pushed through the energy head at once."""
 
 _MODE_STEPS = 60
+_STANDARD_TARGET_LIMIT = 1e15
+"""Largest standardised target magnitude passed to the network (float32-safe)."""
 
 
 class EnergyEvaluator:
@@ -71,7 +73,11 @@ class EnergyEvaluator:
 
     # ------------------------------------------------------------ units
     def _to_standard(self, targets: np.ndarray) -> torch.Tensor:
-        standard = (targets - self.target_mean) / self.target_scale
+        with np.errstate(over="ignore"):
+            standard = (targets - self.target_mean) / self.target_scale
+        # Far-away queries would overflow float32 and give NaN energies; clipped,
+        # they keep a finite, vanishingly small density.
+        standard = np.clip(standard, -_STANDARD_TARGET_LIMIT, _STANDARD_TARGET_LIMIT)
         return torch.as_tensor(standard, dtype=torch.float32, device=self.device)
 
     def _to_user(self, targets: torch.Tensor) -> np.ndarray:

@@ -97,13 +97,14 @@ def train(
                                schedule, generator, device)
         if parts_sum is None or not _all_finite(module):
             recoveries += 1
+            _restore(checkpoint, module, optimizer, schedule, generator)
             if recoveries > _MAX_RECOVERIES:
+                module.eval()  # the last good parameters, as a warm start continues from them
                 raise TrainingDivergedError(
                     f"Training diverged (non-finite loss) in epoch {epoch + 1} and did not "
                     f"recover after halving the learning rate {_MAX_RECOVERIES} times. Try a "
                     "smaller learning_rate, a larger batch_size or check the inputs' scale."
                 )
-            _restore(checkpoint, module, optimizer, schedule, generator)
             for group in optimizer.param_groups:
                 group["initial_lr"] *= 0.5
                 group["lr"] *= 0.5
@@ -145,8 +146,7 @@ def _run_epoch(module, batch_loss, inputs, targets, batch_size, optimizer, sched
     parts_sum: dict[str, float] = {}
     for start in range(0, inputs.shape[0], batch_size):
         index = order[start : start + batch_size]
-        batch_inputs = inputs[index].to(device, non_blocking=True)
-        batch_targets = targets[index].to(device, non_blocking=True)
+        batch_inputs, batch_targets = _to_device(inputs[index], targets[index], device)
         loss, parts = batch_loss(batch_inputs, batch_targets)
         if not torch.isfinite(loss):
             return None
@@ -159,8 +159,18 @@ def _run_epoch(module, batch_loss, inputs, targets, batch_size, optimizer, sched
     return parts_sum
 
 
+def _to_device(inputs: torch.Tensor, targets: torch.Tensor, device: torch.device):
+    """Move one batch to ``device``; via page-locked memory (asynchronous copy) for CUDA."""
+    if device.type != "cuda":
+        return inputs, targets
+    return (inputs.pin_memory().to(device, non_blocking=True),
+            targets.pin_memory().to(device, non_blocking=True))
+
+
 def _all_finite(module: nn.Module) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+    """Whether every parameter and floating-point buffer (e.g. batch-norm statistics) is finite."""
+    tensors = module.state_dict().values()
+    return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
 
 
 def _snapshot(module, optimizer, schedule, generator) -> tuple:

@@ -15,6 +15,7 @@ from skebm.datasets import (
     _brando_band,
     _brando_wave,
     gustafsson2020_log_density,
+    make_blob_images,
     make_brando2019,
     make_gustafsson2020,
 )
@@ -308,3 +309,67 @@ def test_brando_shared_test_split_lies_in_the_support():
     log_density = _brando2019_log_density(x_data, y_data)
     assert np.all(np.isfinite(log_density))
     assert -log_density.mean() < 1.4  # the oracle; paper's best model: 1.65
+
+
+# ---------------------------------------------------------------- make_blob_images
+def test_blob_images_are_uint8_batches_with_optional_channels_last():
+    X, y = make_blob_images(5, image_size=12, random_state=0)
+    assert X.shape == (5, 12, 12) and X.dtype == np.uint8
+    assert y.shape == (5,) and y.dtype == np.float64
+    X, _ = make_blob_images(5, image_size=12, n_channels=3, random_state=0)
+    assert X.shape == (5, 12, 12, 3) and X.dtype == np.uint8
+
+
+def test_blob_images_are_reproducible_and_seed_dependent():
+    first, first_y = make_blob_images(6, image_size=10, random_state=3)
+    again, again_y = make_blob_images(6, image_size=10, random_state=3)
+    other, _ = make_blob_images(6, image_size=10, random_state=4)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first_y, again_y)
+    assert not np.array_equal(first, other)
+
+
+def test_blob_targets_are_uniform_counts_plus_bounded_jitter():
+    _, y = make_blob_images(3000, image_size=8, max_blobs=4, random_state=0)
+    counts = np.round(y)
+    assert np.all(np.abs(y - counts) <= 0.5)
+    # Counts are uniform on {0, ..., 4}; the jitter is uniform on (-0.5, 0.5).
+    assert stats.chisquare(np.bincount(counts.astype(int), minlength=5)).pvalue > 1e-3
+    assert stats.kstest(y - counts + 0.5, "uniform").pvalue > 1e-3
+
+
+def test_blob_targets_are_integers_without_jitter():
+    _, y = make_blob_images(50, image_size=8, max_blobs=3, jitter=0.0, random_state=0)
+    np.testing.assert_array_equal(y, np.round(y))
+    assert y.min() >= 0 and y.max() <= 3
+
+
+def test_blob_brightness_grows_with_the_count():
+    X, y = make_blob_images(400, image_size=24, random_state=0)
+    brightness = X.reshape(len(X), -1).astype(float).sum(axis=1)
+    assert stats.pearsonr(brightness, y).statistic > 0.9
+
+
+def test_images_without_blobs_are_dark_background_and_noise():
+    X, y = make_blob_images(20, image_size=16, max_blobs=0, random_state=0)
+    assert np.all(np.abs(y) <= 0.5)
+    assert X.mean() < 0.15 * 255
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"n_samples": 0}, "n_samples"),
+        ({"image_size": 3}, "image_size"),
+        ({"max_blobs": -1}, "max_blobs"),
+        ({"n_channels": 0}, "n_channels"),
+        ({"blob_sigma": (2.0, 1.0)}, "blob_sigma"),
+        ({"blob_sigma": 1.0}, "blob_sigma"),
+        ({"noise": -0.1}, "noise"),
+        ({"jitter": np.nan}, "jitter"),
+    ],
+)
+def test_blob_image_arguments_are_checked(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        make_blob_images(**{"n_samples": 2, **kwargs})
+

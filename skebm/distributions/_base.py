@@ -215,4 +215,13 @@ def _finite_float_array(values, name: str) -> np.ndarray:
 def _seed_of(random_state) -> int | np.random.Generator | None:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(np.iinfo(np.int32).max))
-    return random_state
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be a non-negative int, got {random_state}.")
+        return int(random_state)
+    raise TypeError(
+        "random_state must be None, a non-negative int, a numpy Generator or RandomState, "
+        f"got {random_state!r}."
+    )

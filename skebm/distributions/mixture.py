@@ -13,6 +13,8 @@ _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 _PPF_MAX_ITER = 100
 _BLOCK_ELEMENTS = 2**18
 _PPF_RTOL = 1e-13
+_MODE_MAX_ITER = 1000
+_MODE_RTOL = 1e-9
 
 
 class GaussianMixtureDistribution(ConditionalDistribution):
@@ -21,7 +23,8 @@ class GaussianMixtureDistribution(ConditionalDistribution):
     Row ``i`` is the density
     ``p_i(y) = sum_k pi_ik N(y; mu_ik, diag(sigma_ik ** 2))`` over ``y`` in R^d.
     Log density, joint CDF and moments are exact and in closed form; marginal
-    quantiles are solved numerically to about 1e-12 relative accuracy.
+    quantiles are solved numerically to about 1e-12 relative accuracy, and the
+    mode by a fixed-point search from every component mean.
 
     Parameters
     ----------
@@ -124,6 +127,58 @@ class GaussianMixtureDistribution(ConditionalDistribution):
         weights = np.exp(self._log_weights)[:, :, None]
         return np.sum(weights * self._means, axis=1)  # (n, d)
 
+    def mode(self) -> np.ndarray:
+        """Most likely point of each mixture, ``(n,)`` or ``(n, d)``.
+
+        Runs the fixed-point (mean-shift) iteration for Gaussian mixtures,
+        ``y <- (sum_k r_k(y) / sigma_k^2) ** -1 * sum_k r_k(y) mu_k / sigma_k^2``
+        per dimension with ``r_k(y)`` the component responsibilities, from every
+        component mean, and returns the stationary point of highest density.
+        This finds the global mode unless it attracts none of the K starts,
+        which needs strongly overlapping components of very unequal widths.
+        """
+        n, n_components, d = self._means.shape
+        modes = np.empty((n, d))
+        for rows in _row_blocks(n, n_components * n_components * d):
+            candidates = self._mean_shift(rows)  # (rows, K, d)
+            log_density = _logsumexp_last_axis(self._log_component_terms(candidates, rows))
+            best = np.argmax(log_density, axis=1)
+            modes[rows] = candidates[np.arange(len(candidates)), best]
+        return self._squeeze_target(modes)
+
+    def _mean_shift(self, rows: slice) -> np.ndarray:
+        """Stationary points reached from each component mean of ``rows``, ``(r, K, d)``."""
+        means, stds = self._means[rows], self._stds[rows]
+        n_rows, n_components, d = means.shape
+        precisions = stds**-2.0  # (r, K, d)
+        weighted_means = precisions * means
+        log_norm = self._log_weights[rows] - np.sum(np.log(stds), axis=2)  # (r, K)
+        # One search per (row, start) pair; only unconverged ones are iterated.
+        owner = np.repeat(np.arange(n_rows), n_components)
+        tolerance = np.repeat(_MODE_RTOL * np.min(stds, axis=(1, 2)), n_components)
+        points = means.reshape(n_rows * n_components, d).copy()
+        todo = np.arange(points.shape[0])
+        for _ in range(_MODE_MAX_ITER):
+            if todo.size == 0:
+                break
+            row = owner[todo]
+            z = (points[todo, None, :] - means[row]) / stds[row]  # (t, K, d)
+            log_terms = log_norm[row] - 0.5 * np.sum(z * z, axis=2)  # (t, K)
+            log_terms -= np.max(log_terms, axis=1, keepdims=True)
+            responsibilities = np.exp(log_terms)[:, :, None]  # max 1 per search
+            updated = (np.sum(responsibilities * weighted_means[row], axis=1)
+                       / np.sum(responsibilities * precisions[row], axis=1))
+            step = np.max(np.abs(updated - points[todo]), axis=1)
+            points[todo] = updated
+            todo = todo[step > tolerance[todo]]
+        return points.reshape(n_rows, n_components, d)
+
+    def _log_component_terms(self, points: np.ndarray, rows: slice) -> np.ndarray:
+        """``log pi_k N(y; mu_k, sigma_k^2)`` up to a constant, ``(r, k, K)`` for ``(r, k, d)``."""
+        z = self._standardise(points, rows)  # (r, k, K, d)
+        log_norm = self._log_weights[rows] - np.sum(np.log(self._stds[rows]), axis=2)
+        return log_norm[:, None, :] - 0.5 * np.sum(z * z, axis=3)
+
     # ----------------------------------------------------- abstract methods
     def _logpdf_points(self, points: np.ndarray) -> np.ndarray:
         n, k, d = points.shape
@@ -131,7 +186,8 @@ class GaussianMixtureDistribution(ConditionalDistribution):
         out = np.empty((n, k))
         for rows in _row_blocks(n, k * self.n_components * d):
             z = self._standardise(points[rows], rows)  # (rows, k, K, d)
-            z *= z
+            with np.errstate(over="ignore"):  # far-away points: log density -inf, as it should
+                z *= z
             log_terms = np.sum(z, axis=3) if d > 1 else z.reshape(z.shape[:3])
             log_terms *= -0.5
             log_terms += log_norm[rows, None, :]

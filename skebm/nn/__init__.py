@@ -1,12 +1,21 @@
 """Pure PyTorch building blocks of skebm (no scikit-learn, no NumPy).
 
 These modules can be used and tested on their own: feature extractors that map a
-batch of inputs to ``(batch, features)``, the energy head f(h_x, y), the mixture
+batch of inputs to ``(batch, features)`` (MLP for tables; a small CNN and
+ResNet-18 for images, no torchvision needed), the energy head f(h_x, y), the mixture
 density proposal head q(y | h_x), and the joint :class:`EnergyModel`.
 """
 
+from skebm.nn.conv import ConvExtractor
+from skebm.nn.distilled import DistilledMixtureModel, EnergyNetwork, MixtureDensityNetwork
 from skebm.nn.energy import EnergyHead
-from skebm.nn.extractors import MLPExtractor, build_extractor
+from skebm.nn.extractors import (
+    MLPExtractor,
+    build_extractor,
+    check_extractor,
+    feature_size,
+    instantiate_extractor,
+)
 from skebm.nn.mixture import (
     MixtureDensityHead,
     MixtureParameters,
@@ -15,15 +24,25 @@ from skebm.nn.mixture import (
     sample_mixture,
 )
 from skebm.nn.model import EnergyModel
+from skebm.nn.resnet import ResNet18Extractor, load_resnet_weights
 
 __all__ = [
+    "ConvExtractor",
+    "DistilledMixtureModel",
     "EnergyHead",
     "EnergyModel",
+    "EnergyNetwork",
     "MLPExtractor",
     "MixtureDensityHead",
+    "MixtureDensityNetwork",
     "MixtureParameters",
+    "ResNet18Extractor",
     "build_extractor",
+    "check_extractor",
+    "feature_size",
     "fixed_gaussian_noise",
+    "instantiate_extractor",
+    "load_resnet_weights",
     "mixture_log_prob",
     "sample_mixture",
 ]

@@ -11,10 +11,16 @@ __all__ = ["EnergyHead"]
 class EnergyHead(nn.Module):
     """Scores pairs of input features and targets, f(h_x, y) -> R.
 
-    The network is ``f = w3 . relu(W2 relu(Ax h_x + Ay g(y) + b) + b2) + b3`` with
-    ``g`` a small MLP of y. Because the first joint layer is linear, the
+    The network is ``f = w3 . relu(W2 relu(Ax h_x + Ay g(y) + b) + b2) + b3 - |y|^2 / 2s^2``
+    with ``g(y) = relu(W1 y + b1)``. Because the first joint layer is linear, the
     input-dependent part ``Ax h_x`` is computed once per row and broadcast over
     the ``M`` targets of that row instead of once per (row, target) pair.
+
+    The last term is a broad Gaussian base measure (``s = base_std``, in the
+    standardised target units the estimators use). Inside the data it is a
+    gentle slope the network absorbs; far outside it makes f fall to minus
+    infinity, so exp f is always normalisable. Without it a ReLU network grows
+    linearly in |y| and the density of far-away targets is meaningless.
 
     Parameters
     ----------
@@ -24,10 +30,15 @@ class EnergyHead(nn.Module):
         Dimension d of the targets.
     hidden_size : int
         Width of every hidden layer.
+    base_std : float, default=4.0
+        Standard deviation s of the Gaussian base measure.
     """
 
-    def __init__(self, feature_dim: int, target_dim: int, hidden_size: int) -> None:
+    def __init__(
+        self, feature_dim: int, target_dim: int, hidden_size: int, base_std: float = 4.0
+    ) -> None:
         super().__init__()
+        self.base_precision = 1.0 / base_std**2
         self.target_net = nn.Sequential(nn.Linear(target_dim, hidden_size), nn.ReLU())
         self.input_projection = nn.Linear(feature_dim, hidden_size)
         self.target_projection = nn.Linear(hidden_size, hidden_size, bias=False)
@@ -50,7 +61,8 @@ class EnergyHead(nn.Module):
         Tensor of shape ``(batch, M)``.
         """
         target_part = self.target_projection(self.target_net(targets))  # (batch, M, hidden)
-        return self.joint_net(target_part + projected.unsqueeze(1)).squeeze(-1)
+        score = self.joint_net(target_part + projected.unsqueeze(1)).squeeze(-1)
+        return score - 0.5 * self.base_precision * targets.square().sum(-1)
 
     def forward(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Score ``M`` targets per row.

@@ -54,9 +54,9 @@ def mixture_log_prob(params: MixtureParameters, targets: torch.Tensor) -> torch.
     """
     inverse_stds = torch.exp(-params.log_stds).unsqueeze(1)  # (batch, 1, K, d)
     standardised = (targets.unsqueeze(2) - params.means.unsqueeze(1)) * inverse_stds
-    normaliser = (params.log_stds.sum(-1) + targets.shape[-1] * _LOG_SQRT_2PI).unsqueeze(1)
-    component_log_prob = -0.5 * standardised.square().sum(-1) - normaliser  # (batch, M, K)
-    return torch.logsumexp(component_log_prob + params.log_weights.unsqueeze(1), dim=-1)
+    # Everything that does not depend on the targets, folded once per row: (batch, 1, K)
+    constant = params.log_weights - params.log_stds.sum(-1) - targets.shape[-1] * _LOG_SQRT_2PI
+    return torch.logsumexp(constant.unsqueeze(1) - 0.5 * standardised.square().sum(-1), dim=-1)
 
 
 def sample_mixture(

@@ -28,3 +28,13 @@ def test_model_proposal_does_not_backpropagate_into_extractor():
     model.proposal(features).means.sum().backward()
     assert all(p.grad is None for p in model.extractor.parameters())
     assert any(p.grad is not None for p in model.proposal_head.parameters())
+
+
+def test_energy_falls_without_bound_far_from_the_data():
+    head = EnergyHead(feature_dim=3, target_dim=2, hidden_size=16)
+    with torch.no_grad():
+        for p in head.parameters():
+            p.mul_(10.0)  # a steep network
+    far = torch.tensor([[[1e4, 0.0], [0.0, -1e4], [1e6, 1e6]]])
+    scores = head(torch.randn(1, 3), far)
+    assert (scores < -1e5).all()

@@ -1,0 +1,54 @@
+"""Time to quality of the default EnergyRegressor on both 1-D toy sets.
+
+For each seed: fit ``EnergyRegressor(random_state=seed)`` with every other
+parameter at its default, time the fit, and score it with the paper's metric
+(KL to the true density on the first set, grid test NLL on the second).
+
+Run: ``python benchmarks/defaults.py [--seeds 5] [--threads 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from _common import load_toy, machine, print_table
+
+from skebm import EnergyRegressor
+from skebm.metrics import grid_negative_log_likelihood, gustafsson2020_kl
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"machine: {machine()}")
+    X, y = load_toy("gustafsson2020")
+    X_train, y_train = load_toy("brando2019", "train")
+    X_test, y_test = load_toy("brando2019", "test")
+    rows = []
+    for seed in range(args.seeds):
+        start = time.perf_counter()
+        model = EnergyRegressor(random_state=seed).fit(X, y)
+        fit_toy = time.perf_counter() - start
+        kl = gustafsson2020_kl(model)
+        start = time.perf_counter()
+        model = EnergyRegressor(random_state=seed).fit(X_train, y_train)
+        fit_brando = time.perf_counter() - start
+        nll = grid_negative_log_likelihood(y_test, model.predict_dist(X_test), -12.5, 12.5, 8192)
+        rows.append([seed, kl, fit_toy, nll, fit_brando])
+        print(f"  seed {seed}: KL {kl:.4f} ({fit_toy:.1f} s), Brando NLL {nll:.3f} "
+              f"({fit_brando:.1f} s)", flush=True)
+    values = np.array([r[1:] for r in rows])
+    rows.append(["mean", *values.mean(axis=0)])
+    rows.append(["worst", values[:, 0].max(), values[:, 1].max(), values[:, 2].max(),
+                 values[:, 3].max()])
+    print_table(["seed", "toy KL", "toy fit s", "Brando test NLL", "Brando fit s"], rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Smoke tests: every script in examples/ runs with its fast settings."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+FLOAT = r"-?\d+\.\d+"
+
+
+def run_example(name, cwd, *args):
+    environment = {**os.environ, "SKEBM_EXAMPLE_FAST": "1", "OMP_NUM_THREADS": "1",
+                   "MPLBACKEND": "Agg"}
+    completed = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args], cwd=cwd, env=environment,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed
+
+
+def test_quickstart_prints_kl_and_test_likelihood_and_saves_a_figure(tmp_path):
+    completed = run_example("quickstart.py", tmp_path)
+    assert re.search(rf"KL\(p_true \|\| p_model\)\s+: {FLOAT}", completed.stdout)
+    assert re.search(rf"Test log-likelihood, EnergyRegressor : {FLOAT}", completed.stdout)
+    figure = tmp_path / "quickstart.png"  # next to where it is run
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "epochs" in completed.stderr  # the progress bar
+
+
+def test_quickstart_writes_the_figure_to_the_output_path(tmp_path):
+    output = tmp_path / "docs" / "figure.png"
+    run_example("quickstart.py", tmp_path, "--output", str(output))
+    assert output.stat().st_size > 1000
+    assert not (tmp_path / "quickstart.png").exists()
+
+
+def test_grid_search_over_sigmas_reports_every_candidate(tmp_path):
+    completed = run_example("gridsearch_sigmas.py", tmp_path)
+    for sigmas in ["(0.05, 0.4)", "(0.1, 0.8)", "(0.2, 1.6)"]:
+        assert sigmas in completed.stdout
+    assert "Selected sigmas: (" in completed.stdout
+    assert re.search(rf"learned proposal \(no tuning\)\s+: {FLOAT}", completed.stdout)
+
+
+def test_cross_validation_on_dask_reports_every_model(tmp_path):
+    pytest.importorskip("distributed")
+    completed = run_example("cross_validation_dask.py", tmp_path)
+    assert "Cluster: 2 workers" in completed.stdout
+    for model in ["proposal, K=1", "proposal, K=4", "NCE baseline"]:
+        assert re.search(rf"{re.escape(model)}\s+{FLOAT} \+- {FLOAT}", completed.stdout)
+
+
+def test_dataframe_pipeline_reports_metrics_and_intervals(tmp_path):
+    completed = run_example("dataframe_pipeline.py", tmp_path)
+    assert "categorical__weather_snow" in completed.stdout
+    assert re.search(rf"90% interval coverage : {FLOAT}", completed.stdout)
+    assert "interval_90" in completed.stdout
