@@ -15,9 +15,8 @@ from skebm.nn import (
     DistilledMixtureModel,
     EnergyNetwork,
     MixtureDensityNetwork,
-    MixtureParameters,
+    draw_mixture,
     mixture_log_prob,
-    sample_mixture,
 )
 
 __all__ = ["DistilledMDNRegressor"]
@@ -230,7 +229,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
             if teacher_weight == 0:  # plain maximum likelihood: no teacher, no samples
                 nll = mixture_nll(mixture_log_prob(mixture, targets.unsqueeze(1))[:, 0])
                 return nll, {"nll": nll}
-            samples = _draw(mixture.detach(), n_samples, generator)  # (batch, M, d)
+            samples = draw_mixture(mixture.detach(), n_samples, generator)  # (batch, M, d)
             points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
             energies = module.teacher(inputs, points)  # (batch, 1 + M)
             # One log-density serves both losses: NCE detaches it, eq. 8 trains on it.
@@ -256,12 +255,3 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         return GaussianMixtureDistribution(
             log_weights, means * scaler.scale + scaler.mean, np.exp(log_stds) * scaler.scale
         )
-
-
-def _draw(mixture: MixtureParameters, n_samples: int, generator: torch.Generator) -> torch.Tensor:
-    """``n_samples`` draws per row from ``mixture``, ``(batch, n_samples, d)``, no gradient."""
-    batch, _, dim = mixture.means.shape
-    device = generator.device
-    uniforms = torch.rand(batch, n_samples, generator=generator, device=device)
-    normals = torch.randn(batch, n_samples, dim, generator=generator, device=device)
-    return sample_mixture(mixture, uniforms, normals)

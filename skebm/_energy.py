@@ -12,7 +12,7 @@ from skebm._base import BaseProbabilisticRegressor
 from skebm._evaluator import EnergyEvaluator
 from skebm.distributions import EnergyDistribution
 from skebm.losses import nce_loss, proposal_kl_loss
-from skebm.nn import EnergyModel, fixed_gaussian_noise, mixture_log_prob, sample_mixture
+from skebm.nn import EnergyModel, draw_mixture, fixed_gaussian_noise, mixture_log_prob
 
 __all__ = ["EnergyRegressor"]
 
@@ -220,18 +220,11 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         learned_noise = self.noise == "mdn"
         sigmas = None if learned_noise else self._noise_sigmas(generator.device)
 
-        def draw(params, batch, dim):
-            uniforms = torch.rand(batch, n_samples, generator=generator, device=generator.device)
-            normals = torch.randn(batch, n_samples, dim, generator=generator,
-                                  device=generator.device)
-            return sample_mixture(params, uniforms, normals)
-
         def batch_loss(inputs: torch.Tensor, targets: torch.Tensor):
-            batch, dim = targets.shape
             features = module.features(inputs)
             proposal = module.proposal(features)
             noise = proposal.detach() if learned_noise else fixed_gaussian_noise(targets, sigmas)
-            samples = draw(noise, batch, dim)  # (batch, M, d), no gradient
+            samples = draw_mixture(noise, n_samples, generator)  # (batch, M, d), no gradient
             projected = module.energy_head.project_inputs(features)
             points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
             energies = module.energy_head.score_projected(projected, points)
@@ -241,7 +234,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
             if learned_noise:
                 kl = proposal_kl_loss(energies[:, 1:], log_q[:, 1:])
             else:
-                proposal_samples = draw(proposal.detach(), batch, dim)
+                proposal_samples = draw_mixture(proposal.detach(), n_samples, generator)
                 with torch.no_grad():
                     proposal_energies = module.energy_head.score_projected(
                         projected, proposal_samples)

@@ -127,8 +127,8 @@ def test_teacher_is_kept_by_default_and_scores_targets(fitted_1d):
 
 
 def test_teacher_weight_zero_builds_and_runs_no_teacher(monkeypatch):
-    draws = CountingCalls(_distilled.sample_mixture)
-    monkeypatch.setattr(_distilled, "sample_mixture", draws)
+    draws = CountingCalls(_distilled.draw_mixture)
+    monkeypatch.setattr(_distilled, "draw_mixture", draws)
     X, y = heteroscedastic(100)
     model = DistilledMDNRegressor(teacher_weight=0.0, **FAST).fit(X, y)
     assert model.teacher_ is None
@@ -139,8 +139,8 @@ def test_teacher_weight_zero_builds_and_runs_no_teacher(monkeypatch):
 
 
 def test_teacher_weight_half_trains_a_teacher_with_mixture_noise(monkeypatch):
-    draws = CountingCalls(_distilled.sample_mixture)
-    monkeypatch.setattr(_distilled, "sample_mixture", draws)
+    draws = CountingCalls(_distilled.draw_mixture)
+    monkeypatch.setattr(_distilled, "draw_mixture", draws)
     X, y = heteroscedastic(100)
     DistilledMDNRegressor(**{**FAST, "batch_size": 50}).fit(X, y)
     assert draws.calls == FAST["max_epochs"] * 2  # one draw per minibatch

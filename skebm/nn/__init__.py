@@ -19,6 +19,7 @@ from skebm.nn.extractors import (
 from skebm.nn.mixture import (
     MixtureDensityHead,
     MixtureParameters,
+    draw_mixture,
     fixed_gaussian_noise,
     mixture_log_prob,
     sample_mixture,
@@ -40,6 +41,7 @@ __all__ = [
     "build_extractor",
     "check_extractor",
     "feature_size",
+    "draw_mixture",
     "fixed_gaussian_noise",
     "instantiate_extractor",
     "load_resnet_weights",

@@ -17,6 +17,7 @@ from torch.nn import functional
 __all__ = [
     "MixtureDensityHead",
     "MixtureParameters",
+    "draw_mixture",
     "fixed_gaussian_noise",
     "mixture_log_prob",
     "sample_mixture",
@@ -92,6 +93,20 @@ def sample_mixture(
         means = torch.gather(params.means, 1, index)
         stds = torch.exp(torch.gather(params.log_stds, 1, index))
         return means + stds * normals
+
+
+def draw_mixture(
+    params: MixtureParameters, n_samples: int, generator: torch.Generator
+) -> torch.Tensor:
+    """``n_samples`` independent draws per row, ``(batch, n_samples, d)``, without gradient.
+
+    The base random numbers come from ``generator`` (on the mixture's device).
+    """
+    batch, _, dim = params.means.shape
+    device = generator.device
+    uniforms = torch.rand(batch, n_samples, generator=generator, device=device)
+    normals = torch.randn(batch, n_samples, dim, generator=generator, device=device)
+    return sample_mixture(params, uniforms, normals)
 
 
 def fixed_gaussian_noise(centers: torch.Tensor, sigmas: torch.Tensor) -> MixtureParameters:
