@@ -67,5 +67,5 @@ def train_epoch(network: PaperNetwork, optimizer, x: torch.Tensor, y: torch.Tens
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total += float(loss)
+        total += loss.item()
     return total / math.ceil(len(x) / batch_size)

@@ -26,7 +26,7 @@ from skebm._preprocessing import Standardizer
 from skebm._training import TrainingConfig, train
 from skebm.distributions import ConditionalDistribution
 from skebm.exceptions import DeviceWarning, TrainingDivergedError
-from skebm.nn import check_extractor, instantiate_extractor
+from skebm.nn import AutocastExtractor, check_extractor, instantiate_extractor
 
 __all__ = ["BaseProbabilisticRegressor"]
 
@@ -56,6 +56,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "mixed_precision": ["boolean"],
     }
 
     # ------------------------------------------------------------ hooks
@@ -297,7 +298,8 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if isinstance(extractor, str) and extractor == "mlp":
             kwargs.setdefault("hidden_sizes", (self.hidden_size, self.hidden_size))
         module = self._call_extractor(instantiate_extractor, extractor, input_shape, **kwargs)
-        return check_extractor(module, input_shape)
+        module = check_extractor(module, input_shape)
+        return AutocastExtractor(module) if self.mixed_precision else module
 
     def _call_extractor(self, factory, *args, **kwargs) -> torch.nn.Module:
         """Call an extractor factory, naming the parameters when the keywords do not fit."""

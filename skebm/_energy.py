@@ -103,6 +103,11 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         Print per-epoch losses (a progress bar if tqdm is installed).
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit`` call.
+    mixed_precision : bool, default=False
+        Run the feature extractor under bfloat16 autocast (the heads stay in
+        float32). Meant for CUDA with image extractors, where it roughly halves
+        the extractor's time and memory; on CPUs without bfloat16 support it is
+        usually slower.
 
     Attributes
     ----------
@@ -170,6 +175,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         random_state=None,
         verbose=0,
         warm_start=False,
+        mixed_precision=False,
     ):
         self.feature_extractor = feature_extractor
         self.feature_extractor_kwargs = feature_extractor_kwargs
@@ -190,6 +196,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.mixed_precision = mixed_precision
 
     def _check_extra_params(self) -> None:
         if self.sigmas is None:

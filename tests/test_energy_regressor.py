@@ -255,3 +255,11 @@ def test_bad_query_shapes_are_reported(fitted_1d):
         model.sample(X[:5], n_samples=0)
     with pytest.raises(ValueError, match="kind"):
         model.predict(X[:5], kind="median")
+
+
+def test_mixed_precision_fits_and_predicts_finite_float64():
+    X, y = heteroscedastic(200)
+    model = EnergyRegressor(mixed_precision=True, **FAST).fit(X, y)
+    assert type(model.module_.extractor).__name__ == "AutocastExtractor"
+    prediction = model.predict(X[:5])
+    assert prediction.dtype == np.float64 and np.all(np.isfinite(prediction))

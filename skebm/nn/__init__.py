@@ -10,6 +10,7 @@ from skebm.nn.conv import ConvExtractor
 from skebm.nn.distilled import DistilledMixtureModel, EnergyNetwork, MixtureDensityNetwork
 from skebm.nn.energy import EnergyHead
 from skebm.nn.extractors import (
+    AutocastExtractor,
     MLPExtractor,
     build_extractor,
     check_extractor,
@@ -28,6 +29,7 @@ from skebm.nn.model import EnergyModel
 from skebm.nn.resnet import ResNet18Extractor, load_resnet_weights
 
 __all__ = [
+    "AutocastExtractor",
     "ConvExtractor",
     "DistilledMixtureModel",
     "EnergyHead",

@@ -21,6 +21,7 @@ from skebm.nn.resnet import ResNet18Extractor
 
 __all__ = [
     "EXTRACTOR_NAMES",
+    "AutocastExtractor",
     "MLPExtractor",
     "build_extractor",
     "check_extractor",
@@ -30,6 +31,31 @@ __all__ = [
 
 EXTRACTOR_NAMES = ("mlp", "cnn", "resnet18")
 """Names of the built-in extractors: tables (``"mlp"``) and images."""
+
+
+class AutocastExtractor(nn.Module):
+    """Runs a feature extractor under bfloat16 autocast and returns float32 features.
+
+    Mixed precision where it pays (the convolutions or large matrix products of
+    the extractor) while the energy and mixture heads, whose log-densities need
+    the precision, stay in float32.
+
+    Parameters
+    ----------
+    extractor : nn.Module
+        The wrapped extractor, with an ``out_features`` attribute.
+    """
+
+    def __init__(self, extractor: nn.Module) -> None:
+        super().__init__()
+        self.extractor = extractor
+        self.out_features = int(extractor.out_features)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Features of ``inputs``, computed in bfloat16, returned as float32."""
+        with torch.autocast(device_type=inputs.device.type, dtype=torch.bfloat16):
+            features = self.extractor(inputs)
+        return features.float()
 
 
 class MLPExtractor(nn.Module):

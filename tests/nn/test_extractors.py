@@ -202,3 +202,16 @@ def test_a_wrong_declared_feature_size_is_reported():
 
     with pytest.raises(ValueError, match="out_features=5"):
         build_extractor(factory, (1, 4, 4))
+
+
+def test_autocast_extractor_returns_float32_features_close_to_full_precision():
+    from skebm.nn import AutocastExtractor, MLPExtractor
+
+    torch.manual_seed(0)
+    inner = MLPExtractor(4, (32, 16))
+    wrapped = AutocastExtractor(inner)
+    inputs = torch.randn(8, 4)
+    features = wrapped(inputs)
+    assert features.dtype == torch.float32
+    assert wrapped.out_features == 16
+    torch.testing.assert_close(features, inner(inputs), atol=0.05, rtol=0.05)
