@@ -39,8 +39,10 @@ class EnergyEvaluator:
         Lower and upper end of the 1-D density grid in standardised units.
     device : torch.device
         Where to run the network.
-    rows_per_chunk : int, default=4096
-        Rows pushed through the feature extractor at once.
+    rows_per_chunk : int, optional
+        Rows pushed through the feature extractor at once; by default as many
+        as keep one chunk of inputs near 16 MB (at most 4096), which bounds the
+        extractor's activations for large images.
     """
 
     def __init__(
@@ -51,7 +53,7 @@ class EnergyEvaluator:
         target_scale: np.ndarray,
         grid_bounds: tuple[float, float],
         device: torch.device,
-        rows_per_chunk: int = 4096,
+        rows_per_chunk: int | None = None,
     ) -> None:
         self.model = model
         self.device = device
@@ -63,6 +65,9 @@ class EnergyEvaluator:
         self.grid_bounds = grid_bounds
         projections, mixtures = [], []
         with torch.inference_mode():
+            if rows_per_chunk is None:
+                row_size = max(1, inputs[:1].numel())
+                rows_per_chunk = int(min(4096, max(1, 2**22 // row_size)))
             for start in range(0, self.n_rows, rows_per_chunk):
                 batch = inputs[start : start + rows_per_chunk].to(device, non_blocking=True)
                 features = model.features(batch)

@@ -79,7 +79,7 @@ def train(
     """
     n_rows = inputs.shape[0]
     batch_size = min(config.batch_size, n_rows)
-    steps_per_epoch = math.ceil(n_rows / batch_size)
+    steps_per_epoch = len(_batch_bounds(n_rows, batch_size))
     optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
     total_steps = config.max_epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -144,8 +144,8 @@ def _run_epoch(module, batch_loss, inputs, targets, batch_size, optimizer, sched
     """One pass over shuffled minibatches; ``None`` if a loss was not finite."""
     order = torch.randperm(inputs.shape[0], generator=generator)
     parts_sum: dict[str, float] = {}
-    for start in range(0, inputs.shape[0], batch_size):
-        index = order[start : start + batch_size]
+    for start, stop in _batch_bounds(inputs.shape[0], batch_size):
+        index = order[start:stop]
         batch_inputs, batch_targets = _to_device(inputs[index], targets[index], device)
         loss, parts = batch_loss(batch_inputs, batch_targets)
         if not torch.isfinite(loss):
@@ -157,6 +157,17 @@ def _run_epoch(module, batch_loss, inputs, targets, batch_size, optimizer, sched
         for name, value in parts.items():
             parts_sum[name] = parts_sum.get(name, 0.0) + float(value.detach())
     return parts_sum
+
+
+def _batch_bounds(n_rows: int, batch_size: int) -> list[tuple[int, int]]:
+    """Minibatch (start, stop) pairs; a lone last row joins the batch before it.
+
+    A batch of one breaks batch normalisation in user-supplied extractors.
+    """
+    starts = list(range(0, n_rows, batch_size))
+    if len(starts) > 1 and n_rows - starts[-1] == 1:
+        starts.pop()
+    return list(zip(starts, [*starts[1:], n_rows]))
 
 
 def _to_device(inputs: torch.Tensor, targets: torch.Tensor, device: torch.device):

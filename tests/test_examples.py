@@ -60,3 +60,11 @@ def test_dataframe_pipeline_reports_metrics_and_intervals(tmp_path):
     assert "categorical__weather_snow" in completed.stdout
     assert re.search(rf"90% interval coverage : {FLOAT}", completed.stdout)
     assert "interval_90" in completed.stdout
+
+
+def test_image_regression_prints_r2_nll_and_time(tmp_path):
+    completed = run_example("image_regression.py", tmp_path)
+    assert "(200, 32, 32) uint8" in completed.stdout
+    assert re.search(rf"R\^2\s+{FLOAT}", completed.stdout)
+    assert re.search(rf"test NLL\s+{FLOAT}", completed.stdout)
+    assert re.search(r"fitted ConvExtractor \+ energy head in \d+ s", completed.stdout)

@@ -72,3 +72,12 @@ def test_early_stopping_stops_and_restores_the_best_epoch():
                   validation_score)
     assert len(history) == 5  # best at epoch 2, then three epochs without improvement
     torch.testing.assert_close(module.weight.detach(), snapshots[1])
+
+
+def test_a_lone_last_row_joins_the_previous_batch():
+    from skebm._training import _batch_bounds
+
+    assert _batch_bounds(65, 32) == [(0, 32), (32, 65)]
+    assert _batch_bounds(64, 32) == [(0, 32), (32, 64)]
+    assert _batch_bounds(1, 32) == [(0, 1)]
+    assert _batch_bounds(70, 32) == [(0, 32), (32, 64), (64, 70)]
