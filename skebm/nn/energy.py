@@ -53,6 +53,32 @@ class EnergyHead(nn.Module):
         """The per-row part of the first joint layer, ``(batch, hidden)``."""
         return self.input_projection(features)
 
+    def embed_targets(self, targets: torch.Tensor) -> torch.Tensor:
+        """The per-target part of the first joint layer, ``(..., M, hidden)``."""
+        return self.target_projection(self.target_net(targets))
+
+    def combine(
+        self, projected: torch.Tensor, embedded: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
+        """Scores from the per-row and per-target parts; both broadcast over the other.
+
+        Parameters
+        ----------
+        projected : Tensor of shape ``(batch, hidden)``
+            From :meth:`project_inputs`.
+        embedded : Tensor of shape ``(batch, M, hidden)`` or ``(1, M, hidden)``
+            From :meth:`embed_targets`; a shared ``(1, M, hidden)`` embedding
+            scores the same targets for every row at the cost of one.
+        targets : Tensor of shape ``(batch, M, d)`` or ``(1, M, d)``
+            The targets that were embedded.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, M)``.
+        """
+        score = self.joint_net(embedded + projected.unsqueeze(1)).squeeze(-1)
+        return score - 0.5 * self.base_precision * targets.square().sum(-1)
+
     def score_projected(self, projected: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Scores from projected inputs ``(batch, hidden)`` and targets ``(batch, M, d)``.
 
@@ -60,9 +86,7 @@ class EnergyHead(nn.Module):
         -------
         Tensor of shape ``(batch, M)``.
         """
-        target_part = self.target_projection(self.target_net(targets))  # (batch, M, hidden)
-        score = self.joint_net(target_part + projected.unsqueeze(1)).squeeze(-1)
-        return score - 0.5 * self.base_precision * targets.square().sum(-1)
+        return self.combine(projected, self.embed_targets(targets), targets)
 
     def forward(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Score ``M`` targets per row.

@@ -38,3 +38,11 @@ def test_energy_falls_without_bound_far_from_the_data():
     far = torch.tensor([[[1e4, 0.0], [0.0, -1e4], [1e6, 1e6]]])
     scores = head(torch.randn(1, 3), far)
     assert (scores < -1e5).all()
+
+
+def test_shared_target_embedding_scores_like_per_row_targets():
+    head = EnergyHead(feature_dim=4, target_dim=2, hidden_size=8)
+    features, grid = torch.randn(3, 4), torch.randn(1, 5, 2)
+    projected = head.project_inputs(features)
+    shared = head.combine(projected, head.embed_targets(grid), grid)
+    torch.testing.assert_close(shared, head(features, grid.expand(3, -1, -1)))
