@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from helpers import FAST, heteroscedastic
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -13,15 +14,6 @@ from skebm.datasets import make_gustafsson2020
 from skebm.distributions import GaussianMixtureDistribution
 from skebm.metrics import gustafsson2020_kl
 from skebm.nn import EnergyNetwork, MLPExtractor
-
-FAST = dict(max_epochs=3, n_noise_samples=32, hidden_size=16, random_state=0)
-
-
-def heteroscedastic(n=600, seed=0):
-    """y | x ~ N(2x, (0.2 + 0.3|x|)^2) with x ~ U(-2, 2)."""
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-2, 2, size=(n, 1))
-    return X, 2 * X[:, 0] + (0.2 + 0.3 * np.abs(X[:, 0])) * rng.normal(size=n)
 
 
 @pytest.fixture(scope="module")
