@@ -13,14 +13,11 @@ alone (wider intervals always cover more).
 
 from __future__ import annotations
 
-import importlib.util
 from numbers import Integral, Real
 
 import numpy as np
-import properscoring
-from scipy.spatial.distance import pdist
-from scipy.special import ndtr
 
+from skebm import _crps
 from skebm.datasets import gustafsson2020_log_density
 from skebm.distributions import GaussianMixtureDistribution
 
@@ -42,8 +39,6 @@ _TRUE_DENSITY_OFFSET = 1e-30
 # Normalised model probabilities are clipped here, so that a model giving zero
 # mass where the truth has some pays a large but finite price.
 _MODEL_PROBABILITY_FLOOR = np.finfo(np.float64).tiny
-# properscoring.crps_ensemble is fast only with numba (otherwise O(S^2) memory).
-_HAS_NUMBA = importlib.util.find_spec("numba") is not None
 
 
 def negative_log_likelihood(y_true, dist, *, sample_weight=None) -> float:
@@ -138,7 +133,9 @@ def crps(y_true, dist, n_samples: int = 1000, random_state=0, *, sample_weight=N
     if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
     if isinstance(dist, GaussianMixtureDistribution) and y_true.ndim == 1:
-        scores = _gaussian_mixture_crps(y_true, dist.weights, dist.means[..., 0], dist.stds[..., 0])
+        scores = _crps.gaussian_mixture_crps(
+            y_true, dist.weights, dist.means[..., 0], dist.stds[..., 0]
+        )
         return float(np.average(scores, weights=weights))
     draws = np.asarray(dist.sample(int(n_samples), random_state=random_state), dtype=np.float64)
     if np.isnan(draws).any():
@@ -147,9 +144,9 @@ def crps(y_true, dist, n_samples: int = 1000, random_state=0, *, sample_weight=N
     if draws.shape != expected:
         raise ValueError(f"dist.sample returned shape {draws.shape}, expected {expected}.")
     if y_true.ndim == 1:
-        scores = _ensemble_crps(y_true, draws)
+        scores = _crps.ensemble_crps(y_true, draws)
     else:
-        scores = _energy_score(y_true, draws)
+        scores = _crps.energy_score(y_true, draws)
     return float(np.average(scores, weights=weights))
 
 
@@ -404,61 +401,6 @@ coverage_scorer = _DistributionScorer(interval_coverage, 1.0, "coverage_scorer")
 
 
 # --------------------------------------------------------------------- helpers
-def _gaussian_mixture_crps(
-    y_true: np.ndarray, weights: np.ndarray, means: np.ndarray, stds: np.ndarray
-) -> np.ndarray:
-    """Exact CRPS per row of 1-D Gaussian mixtures ``(n, K)`` at targets ``(n,)``.
-
-    ``CRPS = sum_k w_k A(y - mu_k, s_k^2) - 1/2 sum_jk w_j w_k A(mu_j - mu_k, s_j^2 + s_k^2)``
-    with ``A(m, v) = E|Z|`` for ``Z ~ N(m, v)`` (Grimit et al., 2006).
-    """
-    to_target = _mean_absolute_normal(y_true[:, None] - means, stds**2)  # (n, K)
-    between = _mean_absolute_normal(
-        means[:, :, None] - means[:, None, :], stds[:, :, None] ** 2 + stds[:, None, :] ** 2
-    )  # (n, K, K)
-    pair_weights = weights[:, :, None] * weights[:, None, :]
-    return np.sum(weights * to_target, axis=1) - 0.5 * np.sum(pair_weights * between, axis=(1, 2))
-
-
-def _mean_absolute_normal(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
-    """``E|Z|`` for ``Z ~ N(mean, variance)``: ``2 s phi(m / s) + m (2 Phi(m / s) - 1)``."""
-    std = np.sqrt(variance)
-    z = mean / std
-    density = np.exp(-0.5 * z**2) / np.sqrt(2.0 * np.pi)
-    return 2.0 * std * density + mean * (2.0 * ndtr(z) - 1.0)
-
-
-def _ensemble_crps(y_true: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """CRPS per row of the empirical distribution of draws ``(n, S)`` at targets ``(n,)``."""
-    if _HAS_NUMBA:
-        return properscoring.crps_ensemble(y_true, draws, axis=-1)
-    return _sorted_ensemble_crps(y_true, draws)
-
-
-def _sorted_ensemble_crps(y_true: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """``E|X - y| - 1/2 E|X - X'|`` over the draws, with the pair term from sorted draws.
-
-    For sorted draws x_(1) <= ... <= x_(S), the sum over all ordered pairs
-    ``sum_ij |x_i - x_j|`` equals ``2 sum_i (2i - S - 1) x_(i)``.
-    """
-    n_draws = draws.shape[1]
-    ordered = np.sort(draws, axis=1)
-    to_target = np.abs(draws - y_true[:, None]).mean(axis=1)
-    rank_weights = 2.0 * np.arange(1, n_draws + 1) - n_draws - 1.0
-    between_draws = 2.0 * (ordered @ rank_weights) / n_draws**2
-    return to_target - 0.5 * between_draws
-
-
-def _energy_score(y_true: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """Energy score per row for targets ``(n, d)`` and draws ``(n, S, d)``."""
-    n_draws = draws.shape[1]
-    to_target = np.linalg.norm(draws - y_true[:, None, :], axis=-1).mean(axis=1)
-    # pdist lists each unordered pair once; the mean over all S^2 ordered pairs
-    # (diagonal included) is twice the sum divided by S^2.
-    between_draws = np.array([2.0 * pdist(row).sum() / n_draws**2 for row in draws])
-    return to_target - 0.5 * between_draws
-
-
 def _normalise_log_mass(log_mass: np.ndarray) -> np.ndarray:
     """Exponentiate and normalise each row in a stable way; an all ``-inf`` row becomes 0."""
     row_max = log_mass.max(axis=1, keepdims=True)

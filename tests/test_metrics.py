@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 import skebm.metrics as metrics
+from skebm import _crps
 from skebm.datasets import gustafsson2020_log_density
 from skebm.metrics import (
     coverage_scorer,
@@ -194,7 +195,7 @@ def test_crps_is_reproducible_with_default_random_state():
 
 @pytest.mark.parametrize("has_numba", [True, False])
 def test_crps_matches_properscoring_on_either_code_path(monkeypatch, has_numba):
-    monkeypatch.setattr(metrics, "_HAS_NUMBA", has_numba)
+    monkeypatch.setattr(_crps, "HAS_NUMBA", has_numba)
     dist = GaussianBatch(np.linspace(-1, 1, 6), 0.7)
     y = np.array([0.1, -0.4, 2.0, 0.0, 0.3, -1.5])
     draws = dist.sample(150, random_state=3)
