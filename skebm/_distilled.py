@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, Options
 
-from skebm._base import BaseProbabilisticRegressor
+from skebm._base import _GLOBAL_SEED_LOCK, BaseProbabilisticRegressor
 from skebm.distributions import GaussianMixtureDistribution
 from skebm.losses import distillation_loss, mixture_nll, nce_loss
 from skebm.nn import (
@@ -216,8 +216,8 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     def _train(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int) -> list[dict]:
         module = self.module_
         if module.teacher is None and self.teacher_weight > 0:  # warm start without one
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
+            with _GLOBAL_SEED_LOCK, torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed + 2)  # not the shuffling (seed) or noise (seed + 1) seed
                 teacher = self._build_teacher(tuple(inputs.shape[1:]), self._target_dim,
                                               module.student)
             module.teacher = teacher.to(self.device_)

@@ -24,6 +24,7 @@ faster than 2**18 at hidden size 32), large enough to amortise per-call costs.
 """
 
 _MODE_STEPS = 60
+_TAIL_REACH = 6.0  # grid tails reach this many base-measure standard deviations
 _STANDARD_TARGET_LIMIT = 1e15
 """Largest standardised target magnitude passed to the network (float32-safe)."""
 
@@ -67,6 +68,7 @@ class EnergyEvaluator:
         self.target_scale = np.asarray(target_scale, dtype=np.float64)
         self.log_jacobian = float(np.sum(np.log(self.target_scale)))
         self.grid_bounds = grid_bounds
+        self.base_std = float(model.energy_head.base_precision) ** -0.5
         projections, mixtures = [], []
         with torch.inference_mode():
             if rows_per_chunk is None:
@@ -93,9 +95,22 @@ class EnergyEvaluator:
         return targets.double().cpu().numpy() * self.target_scale + self.target_mean
 
     def grid(self, size: int) -> np.ndarray:
-        """``size`` evenly spaced 1-D grid points in user units."""
+        """The 1-D quadrature grid in user units: a dense core and coarse tails.
+
+        ``size`` evenly spaced points cover the training targets plus a margin;
+        ``size // 8`` more points on each side extend the grid to six standard
+        deviations of the energy's Gaussian base measure beyond the core, so
+        mass that an energy puts outside the training range is counted too.
+        """
         low, high = self.grid_bounds
-        return np.linspace(low, high, size) * self.target_scale[0] + self.target_mean[0]
+        reach = max(abs(low), abs(high)) + _TAIL_REACH * self.base_std
+        n_tail = max(2, size // 8)
+        standard = np.concatenate([
+            np.linspace(-reach, low, n_tail, endpoint=False),
+            np.linspace(low, high, size),
+            np.linspace(high, reach, n_tail + 1)[1:],
+        ])
+        return standard * self.target_scale[0] + self.target_mean[0]
 
     def _chunks(self, rows: np.ndarray, points_per_row: int):
         size = max(1, PAIRS_PER_CHUNK // max(points_per_row, 1))
@@ -175,21 +190,23 @@ class EnergyEvaluator:
         ndarray of shape (r, d), user units
         """
         out = np.empty_like(starts)
-        for where, chunk in self._chunks(rows, _MODE_STEPS):
-            projected = self.projections[torch.as_tensor(chunk)].to(self.device)
-            current = self._to_standard(starts[where]).unsqueeze(1)  # (r, 1, d)
-            step = torch.full((len(chunk), 1, 1), 0.1, device=self.device)
-            head = self.model.energy_head
-            for _ in range(_MODE_STEPS):
-                with torch.enable_grad():
-                    probe = current.detach().requires_grad_(True)
-                    value = head.score_projected(projected, probe)
-                    (gradient,) = torch.autograd.grad(value.sum(), probe)
-                with torch.no_grad():
-                    candidate = current + step * gradient
-                    better = head.score_projected(projected, candidate) > value.detach()
-                    better = better.unsqueeze(-1)
-                    current = torch.where(better, candidate, current)
-                    step = torch.where(better, step * 1.2, step * 0.5)
-            out[where] = self._to_user(current.squeeze(1))
+        head = self.model.energy_head
+        # Gradients are needed even when the caller runs under torch.inference_mode().
+        with torch.inference_mode(False):
+            for where, chunk in self._chunks(rows, _MODE_STEPS):
+                projected = self.projections[torch.as_tensor(chunk)].to(self.device).clone()
+                current = self._to_standard(starts[where]).unsqueeze(1).clone()  # (r, 1, d)
+                step = torch.full((len(chunk), 1, 1), 0.1, device=self.device)
+                for _ in range(_MODE_STEPS):
+                    with torch.enable_grad():
+                        probe = current.detach().requires_grad_(True)
+                        value = head.score_projected(projected, probe)
+                        (gradient,) = torch.autograd.grad(value.sum(), probe)
+                    with torch.no_grad():
+                        candidate = current + step * gradient
+                        better = head.score_projected(projected, candidate) > value.detach()
+                        better = better.unsqueeze(-1)
+                        current = torch.where(better, candidate, current)
+                        step = torch.where(better, step * 1.2, step * 0.5)
+                out[where] = self._to_user(current.squeeze(1))
         return out

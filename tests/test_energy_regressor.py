@@ -255,3 +255,22 @@ def test_mixed_precision_fits_and_predicts_finite_float64():
     assert type(model.module_.extractor).__name__ == "AutocastExtractor"
     prediction = model.predict(X[:5])
     assert prediction.dtype == np.float64 and np.all(np.isfinite(prediction))
+
+
+def test_density_integrates_to_one_beyond_the_training_range():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 1))
+    y = 1000 + 300 * rng.normal(size=300)
+    dist = EnergyRegressor(max_epochs=2, random_state=0).fit(X, y).predict_dist(X[:3])
+    grid = np.linspace(-5000, 7000, 100_001)
+    mass = np.trapezoid(dist.pdf(np.broadcast_to(grid, (3, grid.size))), grid, axis=1)
+    np.testing.assert_allclose(mass, 1.0, atol=1e-3)
+
+
+def test_mode_works_inside_inference_mode(fitted_1d):
+    import torch
+
+    model, X, _ = fitted_1d
+    expected = model.predict(X[:3], kind="mode")
+    with torch.inference_mode():
+        np.testing.assert_allclose(model.predict(X[:3], kind="mode"), expected)

@@ -22,11 +22,11 @@ class EnergyDistribution(ConditionalDistribution):
 
     How quantities are computed depends on the target dimension d:
 
-    * **d = 1** -- the density is evaluated on a dense, evenly spaced grid
-      (``grid_size`` points spanning the training targets plus a margin) and
-      normalised with the trapezoid rule, the paper's evaluation protocol. The
-      normaliser, mean, variance, CDF and quantiles are then accurate to
-      quadrature error; mass outside the grid is ignored.
+    * **d = 1** -- the density is evaluated on a dense grid (``grid_size``
+      evenly spaced points spanning the training targets plus a margin, with
+      coarser tails reaching far beyond) and normalised with the trapezoid
+      rule, the paper's evaluation protocol. The normaliser, mean, variance,
+      CDF and quantiles are then accurate to quadrature error.
     * **d > 1** -- self-normalised importance sampling with ``n_samples`` draws
       from the learned proposal q(y | x) (paper eq. 7): weights
       ``w_m ∝ exp f(x, y_m) / q(y_m | x)``. The normaliser, moments, joint CDF and
@@ -107,13 +107,16 @@ class EnergyDistribution(ConditionalDistribution):
         if self.target_dim == 1:
             grid = self._evaluator.grid(self.grid_size)
             log_f = self._evaluator.log_unnormalized(rows, grid.reshape(1, -1, 1))
-            points = np.broadcast_to(grid.reshape(1, -1, 1), (len(rows), self.grid_size, 1))
+            points = np.broadcast_to(grid.reshape(1, -1, 1), (len(rows), grid.size, 1))
             return points, log_f + _log_trapezoid_weights(grid)
         points, log_q = self._evaluator.proposal_draws(rows, self.n_samples, seed)
         return points, self._evaluator.log_unnormalized(rows, points) - log_q
 
     def _row_chunks(self):
-        points = self.grid_size if self.target_dim == 1 else self.n_samples
+        if self.target_dim == 1:
+            points = self._evaluator.grid(self.grid_size).size
+        else:
+            points = self.n_samples
         size = max(1, _evaluator.PAIRS_PER_CHUNK // points)
         for start in range(0, self.n_rows, size):
             yield self._rows[start : start + size]
@@ -143,7 +146,7 @@ class EnergyDistribution(ConditionalDistribution):
         grid = self._evaluator.grid(self.grid_size)
         log_f = self._evaluator.log_unnormalized(rows, grid.reshape(1, -1, 1))
         density = np.exp(log_f - log_f.max(axis=1, keepdims=True))
-        pieces = 0.5 * (density[:, 1:] + density[:, :-1]) * (grid[1] - grid[0])
+        pieces = 0.5 * (density[:, 1:] + density[:, :-1]) * np.diff(grid)
         cumulative = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(pieces, axis=1)], axis=1)
         return grid, cumulative / cumulative[:, -1:]
 
@@ -195,9 +198,11 @@ class EnergyDistribution(ConditionalDistribution):
 
 
 def _log_trapezoid_weights(grid: np.ndarray) -> np.ndarray:
-    """Log quadrature weights of the trapezoid rule on an evenly spaced grid."""
-    weights = np.full(grid.shape, grid[1] - grid[0])
-    weights[[0, -1]] *= 0.5
+    """Log quadrature weights of the trapezoid rule on a sorted (uneven) grid."""
+    spacing = np.diff(grid)
+    weights = np.zeros(grid.shape)
+    weights[:-1] += 0.5 * spacing
+    weights[1:] += 0.5 * spacing
     return np.log(weights)
 
 
@@ -217,11 +222,11 @@ def _interpolate_rows(points: np.ndarray, grid: np.ndarray, values: np.ndarray) 
 
     Outside the grid, the first and last values are used.
     """
-    position = np.clip((points - grid[0]) / (grid[1] - grid[0]), 0.0, len(grid) - 1.0)
-    left = np.minimum(np.floor(position).astype(int), len(grid) - 2)
-    fraction = position - left
+    right = np.clip(np.searchsorted(grid, points), 1, len(grid) - 1)
+    left = right - 1
+    fraction = np.clip((points - grid[left]) / (grid[right] - grid[left]), 0.0, 1.0)
     low = np.take_along_axis(values, left, axis=1)
-    high = np.take_along_axis(values, left + 1, axis=1)
+    high = np.take_along_axis(values, right, axis=1)
     return low + fraction * (high - low)
 
 
@@ -234,7 +239,7 @@ def _inverse_interpolate_rows(
     rows = np.arange(len(probabilities))
     low, high = cumulative[rows, right - 1], cumulative[rows, right]
     fraction = np.where(high > low, (probabilities - low) / np.maximum(high - low, 1e-300), 0.5)
-    return grid[right - 1] + np.clip(fraction, 0.0, 1.0) * (grid[1] - grid[0])
+    return grid[right - 1] + np.clip(fraction, 0.0, 1.0) * (grid[right] - grid[right - 1])
 
 
 def _weighted_quantiles(draws: np.ndarray, weights: np.ndarray,
