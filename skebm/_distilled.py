@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,14 +11,8 @@ from sklearn.utils._param_validation import Interval, Options
 
 from skebm._base import _GLOBAL_SEED_LOCK, BaseProbabilisticRegressor
 from skebm.distributions import GaussianMixtureDistribution
-from skebm.losses import distillation_loss, mixture_nll, nce_loss
-from skebm.nn import (
-    DistilledMixtureModel,
-    EnergyNetwork,
-    MixtureDensityNetwork,
-    draw_mixture,
-    mixture_log_prob,
-)
+from skebm.nn import DistilledMixtureModel, EnergyNetwork, MixtureDensityNetwork
+from skebm.objectives import distillation_objective, mixture_likelihood_objective
 
 __all__ = ["DistilledMDNRegressor"]
 
@@ -227,27 +222,11 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         return history
 
     # ------------------------------------------------------------ training
-    def _batch_loss(self, module: DistilledMixtureModel, generator: torch.Generator):
-        teacher_weight = float(self.teacher_weight)
-        n_samples = self.n_noise_samples
-
-        def batch_loss(inputs: torch.Tensor, targets: torch.Tensor):
-            mixture = module.student(inputs)
-            if teacher_weight == 0:  # plain maximum likelihood: no teacher, no samples
-                nll = mixture_nll(mixture_log_prob(mixture, targets.unsqueeze(1))[:, 0])
-                return nll, {"nll": nll}
-            samples = draw_mixture(mixture.detach(), n_samples, generator)  # (batch, M, d)
-            points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
-            energies = module.teacher(inputs, points)  # (batch, 1 + M)
-            # One log-density serves both losses: NCE detaches it, eq. 8 trains on it.
-            log_q = mixture_log_prob(mixture, points)
-            nce = nce_loss(energies[:, 0], energies[:, 1:], log_q[:, 0], log_q[:, 1:])
-            distillation = distillation_loss(log_q[:, 0], energies[:, 1:], log_q[:, 1:],
-                                             teacher_weight)
-            parts = {"nll": mixture_nll(log_q[:, 0]), "nce": nce, "distillation": distillation}
-            return nce + distillation, parts
-
-        return batch_loss
+    def _objective(self, device: torch.device):
+        if self.teacher_weight == 0:  # plain maximum likelihood: no teacher, no samples
+            return mixture_likelihood_objective  # the module's forward is the student's
+        return partial(distillation_objective, n_noise_samples=self.n_noise_samples,
+                       teacher_weight=float(self.teacher_weight))
 
     # ------------------------------------------------------------ prediction
     def _distribution(self, inputs: torch.Tensor) -> GaussianMixtureDistribution:

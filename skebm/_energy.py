@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from numbers import Integral
 
 import numpy as np
@@ -11,8 +12,8 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from skebm._base import BaseProbabilisticRegressor
 from skebm._evaluator import EnergyEvaluator
 from skebm.distributions import EnergyDistribution
-from skebm.losses import nce_loss, proposal_kl_loss
-from skebm.nn import EnergyModel, draw_mixture, fixed_gaussian_noise, mixture_log_prob
+from skebm.nn import EnergyModel
+from skebm.objectives import gaussian_noise_objective, learned_noise_objective
 
 __all__ = ["EnergyRegressor"]
 
@@ -222,34 +223,11 @@ class EnergyRegressor(BaseProbabilisticRegressor):
             standard = np.outer(np.asarray(self.sigmas, dtype=np.float64), 1.0 / scale)
         return torch.as_tensor(standard, dtype=torch.float32, device=device)
 
-    def _batch_loss(self, module: EnergyModel, generator: torch.Generator):
-        n_samples = self.n_noise_samples
-        learned_noise = self.noise == "mdn"
-        sigmas = None if learned_noise else self._noise_sigmas(generator.device)
-
-        def batch_loss(inputs: torch.Tensor, targets: torch.Tensor):
-            features = module.features(inputs)
-            proposal = module.proposal(features)
-            noise = proposal.detach() if learned_noise else fixed_gaussian_noise(targets, sigmas)
-            samples = draw_mixture(noise, n_samples, generator)  # (batch, M, d), no gradient
-            projected = module.energy_head.project_inputs(features)
-            points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
-            energies = module.energy_head.score_projected(projected, points)
-            # With learned noise, one log-density serves both losses: NCE detaches it.
-            log_q = mixture_log_prob(proposal if learned_noise else noise, points)
-            nce = nce_loss(energies[:, 0], energies[:, 1:], log_q[:, 0], log_q[:, 1:])
-            if learned_noise:
-                kl = proposal_kl_loss(energies[:, 1:], log_q[:, 1:])
-            else:
-                proposal_samples = draw_mixture(proposal.detach(), n_samples, generator)
-                with torch.no_grad():
-                    proposal_energies = module.energy_head.score_projected(
-                        projected, proposal_samples)
-                kl = proposal_kl_loss(proposal_energies,
-                                      mixture_log_prob(proposal, proposal_samples))
-            return nce + kl, {"nce": nce, "proposal_kl": kl}
-
-        return batch_loss
+    def _objective(self, device: torch.device):
+        if self.noise == "mdn":
+            return partial(learned_noise_objective, n_noise_samples=self.n_noise_samples)
+        return partial(gaussian_noise_objective, n_noise_samples=self.n_noise_samples,
+                       sigmas=self._noise_sigmas(device))
 
     def _distribution(self, inputs: torch.Tensor) -> EnergyDistribution:
         evaluator = EnergyEvaluator(

@@ -9,7 +9,7 @@ from helpers import FAST, heteroscedastic
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from skebm import DistilledMDNRegressor, _distilled
+from skebm import DistilledMDNRegressor, objectives
 from skebm.datasets import make_gustafsson2020
 from skebm.distributions import GaussianMixtureDistribution
 from skebm.metrics import gustafsson2020_kl
@@ -119,8 +119,8 @@ def test_teacher_is_kept_by_default_and_scores_targets(fitted_1d):
 
 
 def test_teacher_weight_zero_builds_and_runs_no_teacher(monkeypatch):
-    draws = CountingCalls(_distilled.draw_mixture)
-    monkeypatch.setattr(_distilled, "draw_mixture", draws)
+    draws = CountingCalls(objectives.draw_mixture)
+    monkeypatch.setattr(objectives, "draw_mixture", draws)
     X, y = heteroscedastic(100)
     model = DistilledMDNRegressor(teacher_weight=0.0, **FAST).fit(X, y)
     assert model.teacher_ is None
@@ -131,8 +131,8 @@ def test_teacher_weight_zero_builds_and_runs_no_teacher(monkeypatch):
 
 
 def test_teacher_weight_half_trains_a_teacher_with_mixture_noise(monkeypatch):
-    draws = CountingCalls(_distilled.draw_mixture)
-    monkeypatch.setattr(_distilled, "draw_mixture", draws)
+    draws = CountingCalls(objectives.draw_mixture)
+    monkeypatch.setattr(objectives, "draw_mixture", draws)
     X, y = heteroscedastic(100)
     DistilledMDNRegressor(**{**FAST, "batch_size": 50}).fit(X, y)
     assert draws.calls == FAST["max_epochs"] * 2  # one draw per minibatch
