@@ -7,6 +7,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from skebm._validation import as_float_array
+
 __all__ = ["ConditionalDistribution"]
 
 
@@ -170,7 +172,7 @@ class ConditionalDistribution(ABC):
     # ------------------------------------------------------------ helpers
     def _points(self, y, name: str) -> tuple[np.ndarray, bool]:
         """Validate query points and return them as ``(n, k, d)`` plus a 'one per row' flag."""
-        values = _finite_float_array(y, name)
+        values = as_float_array(y, name, finite=True)
         n, d = self.n_rows, self.target_dim
         if d == 1 and values.ndim in (1, 2) and values.shape[0] == n:
             single = values.ndim == 1
@@ -189,7 +191,7 @@ class ConditionalDistribution(ABC):
         )
 
     def _probabilities(self, q) -> np.ndarray:
-        values = _finite_float_array(q, "q")
+        values = as_float_array(q, "q", finite=True)
         if values.ndim == 0:
             values = np.full(self.n_rows, float(values))
         if values.shape != (self.n_rows,):
@@ -199,17 +201,6 @@ class ConditionalDistribution(ABC):
         if np.any(values <= 0.0) or np.any(values >= 1.0):
             raise ValueError("q must lie strictly inside (0, 1).")
         return values
-
-
-def _finite_float_array(values, name: str) -> np.ndarray:
-    """Convert to a float64 array, rejecting non-numeric and non-finite values."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}.")
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return array
 
 
 def _seed_of(random_state) -> int | np.random.Generator | None:

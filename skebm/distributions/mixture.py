@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri
 
+from skebm._validation import as_float_array
 from skebm.distributions._base import ConditionalDistribution
 
 __all__ = ["GaussianMixtureDistribution"]
@@ -55,9 +56,9 @@ class GaussianMixtureDistribution(ConditionalDistribution):
     """
 
     def __init__(self, log_weights, means, stds) -> None:
-        log_weights = _real_array(log_weights, "log_weights")
-        means = _real_array(means, "means")
-        stds = _real_array(stds, "stds")
+        log_weights = as_float_array(log_weights, "log_weights", copy=True)
+        means = as_float_array(means, "means", copy=True)
+        stds = as_float_array(stds, "stds", copy=True)
         if log_weights.ndim != 2:
             raise ValueError(f"log_weights must have shape (n, K), got {log_weights.shape}.")
         if means.ndim != 3 or stds.ndim != 3:
@@ -307,14 +308,6 @@ def _mixture_lower_quantile(
         previous_step[todo] = np.abs(step_to - x)
         todo = todo[~done]
     return roots
-
-
-def _real_array(values, name: str) -> np.ndarray:
-    """A float64 copy of ``values``, rejecting non-numeric input."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}.")
-    return np.array(array, dtype=np.float64)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
