@@ -185,8 +185,8 @@ def test_every_method_needs_a_fitted_model(make, method):
         (np.zeros(59), ValueError, "rows"),
         (np.zeros((60, 2)), ValueError, "columns"),
         (np.zeros((60, 1, 1)), ValueError, "shape"),
-        (np.full(60, "a"), TypeError, "numeric"),
-        (np.zeros(60) + 1j, TypeError, "numeric"),
+        (np.full(60, "a"), ValueError, "real numbers.*convert string"),
+        (np.zeros(60) + 1j, TypeError, "real numbers"),
     ],
     ids=["nan", "short", "extra column", "3-D", "strings", "complex"],
 )
