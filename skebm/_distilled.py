@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, Options
 
 from skebm._base import _GLOBAL_SEED_LOCK, BaseProbabilisticRegressor
 from skebm.distributions import GaussianMixtureDistribution
+from skebm.exceptions import NonFiniteOutputError
 from skebm.nn import DistilledMixtureModel, EnergyNetwork, MixtureDensityNetwork
 from skebm.objectives import distillation_objective, mixture_likelihood_objective
 
@@ -238,6 +239,27 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
                 chunks.append([part.double().cpu() for part in student(batch)])
         log_weights, means, log_stds = (torch.cat(parts).numpy() for parts in zip(*chunks))
         scaler = self._target_scaler
-        return GaussianMixtureDistribution(
-            log_weights, means * scaler.scale + scaler.mean, np.exp(log_stds) * scaler.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            means = means * scaler.scale + scaler.mean
+            stds = np.exp(log_stds) * scaler.scale
+        finite = (np.isfinite(log_weights).all(axis=1) & np.isfinite(means).all(axis=(1, 2))
+                  & np.isfinite(stds).all(axis=(1, 2)) & np.all(stds > 0, axis=(1, 2)))
+        if not finite.all():
+            raise NonFiniteOutputError(_non_finite_message(np.flatnonzero(~finite), inputs))
+        return GaussianMixtureDistribution(log_weights, means, stds)
+
+
+def _non_finite_message(bad_rows: np.ndarray, inputs: torch.Tensor) -> str:
+    """Name the rows whose mixture is not finite, and the likely cause."""
+    where = f"{len(bad_rows)} of {inputs.shape[0]} rows (first: row {bad_rows[0]})"
+    head = f"The mixture density network returned NaN or infinity for {where}. "
+    if not torch.isfinite(inputs[torch.as_tensor(bad_rows)]).all():
+        return head + (
+            "Their inputs overflow after standardisation (float32): they lie far outside "
+            "the range seen in fit."
         )
+    return head + (
+        "Their inputs are finite after standardisation, so the network itself overflowed: "
+        "inputs far outside the range seen in fit, or a feature extractor that returns "
+        "NaN or infinity in eval mode."
+    )

@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from skebm._validation import as_float_array
+from skebm.exceptions import NonFiniteOutputError
 
 __all__ = ["ConditionalDistribution"]
 
@@ -34,8 +35,16 @@ class ConditionalDistribution(ABC):
         return self.n_rows
 
     def __getitem__(self, index) -> ConditionalDistribution:
-        """Return the distributions of the selected rows (int, slice, mask or indices)."""
+        """Return the distributions of the selected rows (int, slice, mask or indices).
+
+        An empty selection gives an empty batch, whose methods return empty arrays.
+        """
         rows = np.arange(self.n_rows)[index]
+        if rows.ndim > 1:  # None or a 2-D index: a batch of distributions is one-dimensional
+            raise IndexError(
+                f"A batch of distributions is indexed along its rows only (an int, a slice, a "
+                f"boolean mask or integer indices); {index!r} would add an axis."
+            )
         return self._take(np.atleast_1d(rows))
 
     def __repr__(self) -> str:
@@ -65,10 +74,23 @@ class ConditionalDistribution(ABC):
         Returns
         -------
         ndarray
-            ``(n,)`` for one point per row, ``(n, k)`` for many.
+            ``(n,)`` for one point per row, ``(n, k)`` for many; finite or
+            ``-inf`` (zero density), never NaN or ``+inf``.
+
+        Raises
+        ------
+        NonFiniteOutputError
+            If the density cannot be computed as a number (overflow).
         """
         points, single = self._points(y, "y")
         out = self._logpdf_points(points)
+        if np.isnan(out).any() or np.isposinf(out).any():
+            raise NonFiniteOutputError(
+                f"The log density is NaN or +inf at {int(np.sum(~np.isfinite(out)))} of "
+                f"{out.size} finite points; no finite result exists for them. This means the "
+                "model's numbers overflowed, e.g. for targets or inputs far outside the range "
+                "seen in fit."
+            )
         return out[:, 0] if single else out
 
     def pdf(self, y) -> np.ndarray:
@@ -176,8 +198,7 @@ class ConditionalDistribution(ABC):
         n, d = self.n_rows, self.target_dim
         if d == 1 and values.ndim in (1, 2) and values.shape[0] == n:
             single = values.ndim == 1
-            values = values.reshape(n, -1, 1)
-            return values, single
+            return (values[:, None, None] if single else values[:, :, None]), single
         if d == 1 and values.ndim == 3 and values.shape[0] == n and values.shape[2] == 1:
             return values, False
         if d > 1 and values.ndim == 2 and values.shape == (n, d):

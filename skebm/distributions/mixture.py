@@ -118,11 +118,26 @@ class GaussianMixtureDistribution(ConditionalDistribution):
         return self._squeeze_target(self._mean())
 
     def var(self) -> np.ndarray:
-        """Marginal variance, within- plus between-component, ``(n,)`` or ``(n, d)``."""
+        """Marginal variance, within- plus between-component, ``(n,)`` or ``(n, d)``.
+
+        ``inf`` where the variance exceeds the float64 range (standard
+        deviations above about 1e154); :meth:`std` stays finite there.
+        """
+        with np.errstate(over="ignore"):
+            return self._squeeze_target(np.square(self._std()))
+
+    def std(self) -> np.ndarray:
+        """Marginal standard deviation, ``(n,)`` or ``(n, d)``; finite for any finite mixture."""
+        return self._squeeze_target(self._std())
+
+    def _std(self) -> np.ndarray:
         weights = np.exp(self._log_weights)[:, :, None]  # (n, K, 1)
         spread = self._means - self._mean()[:, None, :]  # (n, K, d)
-        variance = np.sum(weights * (self._stds**2 + spread**2), axis=1)
-        return self._squeeze_target(variance)
+        # Squares of values near 1e154 overflow: square them relative to the largest.
+        peak = np.maximum(np.max(self._stds, axis=1), np.max(np.abs(spread), axis=1))  # (n, d)
+        peak = np.where(peak > 0.0, peak, 1.0)[:, None, :]
+        relative = np.sum(weights * ((self._stds / peak) ** 2 + (spread / peak) ** 2), axis=1)
+        return np.sqrt(relative) * peak[:, 0, :]
 
     def _mean(self) -> np.ndarray:
         weights = np.exp(self._log_weights)[:, :, None]
