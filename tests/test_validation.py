@@ -8,29 +8,18 @@ import itertools
 
 import numpy as np
 import pytest
+from helpers import linear_data, tiny_estimators
 from sklearn.exceptions import NotFittedError
 
-from skebm import DistilledMDNRegressor, EnergyRegressor
 from skebm.exceptions import TrainingDivergedError
 
-FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)
-ESTIMATORS = {
-    "energy": lambda **kw: EnergyRegressor(**{**FAST, "n_inference_samples": 64, **kw}),
-    "distilled": lambda **kw: DistilledMDNRegressor(**{**FAST, **kw}),
-}
+ESTIMATORS = tiny_estimators()
 
 
 @pytest.fixture(params=sorted(ESTIMATORS))
 def make(request):
     """A factory of fast, seeded estimators of each kind."""
     return ESTIMATORS[request.param]
-
-
-def linear_data(n=60, n_features=2, n_targets=1, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, n_features))
-    Y = X[:, :1] @ np.ones((1, n_targets)) + 0.2 * rng.normal(size=(n, n_targets))
-    return X, (Y[:, 0] if n_targets == 1 else Y)
 
 
 @pytest.fixture(scope="module", params=sorted(ESTIMATORS))
