@@ -63,12 +63,10 @@ def learned_noise_objective(
     inputs, targets = batch
     features = model.features(inputs)
     proposal = model.proposal(features)
-    samples = draw_mixture(proposal.detach(), n_noise_samples, generator)  # (batch, M, d)
-    points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
-    energies = model.energy(features, points)
     # One log-density serves both losses: NCE detaches it, J_KL trains on it.
-    log_q = mixture_log_prob(proposal, points)
-    nce = nce_loss(energies[:, 0], energies[:, 1:], log_q[:, 0], log_q[:, 1:])
+    nce, energies, log_q = _noise_contrast(
+        lambda points: model.energy(features, points), targets, proposal, n_noise_samples,
+        generator)
     kl = proposal_kl_loss(energies[:, 1:], log_q[:, 1:])
     return nce + kl, {"nce": nce, "proposal_kl": kl}
 
@@ -98,12 +96,9 @@ def gaussian_noise_objective(
     inputs, targets = batch
     features = model.features(inputs)
     proposal = model.proposal(features)
-    noise = fixed_gaussian_noise(targets, sigmas)
-    samples = draw_mixture(noise, n_noise_samples, generator)  # (batch, M, d)
-    points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
-    energies = model.energy(features, points)
-    log_q = mixture_log_prob(noise, points)
-    nce = nce_loss(energies[:, 0], energies[:, 1:], log_q[:, 0], log_q[:, 1:])
+    nce, _, _ = _noise_contrast(
+        lambda points: model.energy(features, points), targets,
+        fixed_gaussian_noise(targets, sigmas), n_noise_samples, generator)
     proposal_samples = draw_mixture(proposal.detach(), n_noise_samples, generator)
     with torch.no_grad():
         proposal_energies = model.energy(features, proposal_samples)
@@ -135,12 +130,10 @@ def distillation_objective(
     """
     inputs, targets = batch
     mixture = model.student(inputs)
-    samples = draw_mixture(mixture.detach(), n_noise_samples, generator)  # (batch, M, d)
-    points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
-    energies = model.teacher(inputs, points)  # (batch, 1 + M)
     # One log-density serves both losses: NCE detaches it, eq. 8 trains on it.
-    log_q = mixture_log_prob(mixture, points)
-    nce = nce_loss(energies[:, 0], energies[:, 1:], log_q[:, 0], log_q[:, 1:])
+    nce, energies, log_q = _noise_contrast(
+        lambda points: model.teacher(inputs, points), targets, mixture, n_noise_samples,
+        generator)
     distillation = distillation_loss(log_q[:, 0], energies[:, 1:], log_q[:, 1:],
                                      teacher_weight)
     parts = {"nll": mixture_nll(log_q[:, 0]), "nce": nce, "distillation": distillation}
@@ -169,3 +162,24 @@ def mixture_likelihood_objective(
     inputs, targets = batch
     nll = mixture_nll(mixture_log_prob(model(inputs), targets.unsqueeze(1))[:, 0])
     return nll, {"nll": nll}
+
+
+def _noise_contrast(energy_of, targets, noise, n_noise_samples, generator):
+    """J_NCE with ``n_noise_samples`` draws per row from the mixture ``noise`` (eq. 6).
+
+    ``energy_of(points)`` scores points ``(batch, 1 + M, d)``. The draws carry
+    no gradient; the log-densities do, for losses that train ``noise``.
+
+    Returns
+    -------
+    nce : Tensor
+        The scalar NCE loss.
+    energies, log_q : Tensor of shape ``(batch, 1 + M)``
+        f and log q at the true target (column 0) and at the draws.
+    """
+    samples = draw_mixture(noise.detach(), n_noise_samples, generator)  # (batch, M, d)
+    points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
+    energies = energy_of(points)
+    log_q = mixture_log_prob(noise, points)
+    nce = nce_loss(energies[:, 0], energies[:, 1:], log_q[:, 0], log_q[:, 1:])
+    return nce, energies, log_q
