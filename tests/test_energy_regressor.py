@@ -3,6 +3,7 @@
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import FAST, heteroscedastic
 from sklearn.base import clone
@@ -181,7 +182,6 @@ def test_warm_start_continues_training():
 
 
 def test_dataframe_feature_names_are_recorded_and_checked():
-    pd = pytest.importorskip("pandas")
     X, y = heteroscedastic(100)
     frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 0] ** 2})
     model = EnergyRegressor(**FAST).fit(frame, y)

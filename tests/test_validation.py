@@ -7,6 +7,7 @@ problem (never a torch traceback, never a silent NaN) or work correctly.
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import linear_data, tiny_estimators
 from sklearn.exceptions import NotFittedError
@@ -429,7 +430,6 @@ def test_integer_inputs_and_targets_work(make):
 
 
 def test_lists_and_dataframes_are_accepted(make):
-    pd = pytest.importorskip("pandas")
     X, y = linear_data()
     expected = make().fit(X, y).predict(X)
     np.testing.assert_array_equal(make().fit(X.tolist(), y.tolist()).predict(X.tolist()),
@@ -445,7 +445,6 @@ IMAGES = np.random.default_rng(0).random((12, 6, 6))
 @pytest.fixture(scope="module", params=sorted(ESTIMATORS))
 def fitted_on_images(request):
     """A tiny model of each kind fitted on one-channel 6 x 6 images, once."""
-    pytest.importorskip("skebm._inputs")
     return ESTIMATORS[request.param](max_epochs=1).fit(IMAGES, IMAGES.mean(axis=(1, 2)))
 
 
@@ -460,7 +459,6 @@ BAD_TRAINING_IMAGES = {
 
 @pytest.mark.parametrize("case", sorted(BAD_TRAINING_IMAGES))
 def test_bad_training_images_raise_a_clear_error(make, case):
-    pytest.importorskip("skebm._inputs")
     images, message = BAD_TRAINING_IMAGES[case]
     with pytest.raises(ValueError, match=message):
         make().fit(images, np.zeros(len(images)))
@@ -485,7 +483,6 @@ def test_images_unlike_the_training_images_raise_a_clear_error(fitted_on_images,
 
 
 def test_images_given_to_a_model_fitted_on_a_table_raise_a_clear_error(fitted):
-    pytest.importorskip("skebm._inputs")
     model, _, _ = fitted
     with pytest.raises(ValueError, match="fitted on a table"):
         model.predict(IMAGES[:3])
