@@ -109,15 +109,6 @@ def test_dropping_the_teacher_frees_it_without_changing_predictions():
     assert len(pickle.dumps(dropped)) < len(pickle.dumps(kept))
 
 
-def test_mode_prediction_is_the_exact_density_maximum(fitted_1d):
-    model, X, _ = fitted_1d
-    dist = model.predict_dist(X[:20])
-    mode = model.predict(X[:20], kind="mode")
-    grid = np.linspace(-6, 6, 4001)
-    best_on_grid = dist.logpdf(np.broadcast_to(grid, (20, grid.size))).max(axis=1)
-    assert np.all(dist.logpdf(mode) >= best_on_grid - 1e-6)
-
-
 def test_pickle_round_trip_keeps_the_teacher(fitted_1d):
     model, X, _ = fitted_1d
     restored = pickle.loads(pickle.dumps(model))

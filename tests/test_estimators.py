@@ -99,9 +99,11 @@ def test_mode_is_at_least_as_likely_as_any_grid_point(fitted_1d):
     model, X, _ = fitted_1d
     dist = model.predict_dist(X[:20])
     mode = model.predict(X[:20], kind="mode")
-    grid = np.linspace(-6, 6, 2001)
+    grid = np.linspace(-6, 6, 4001)
     best_on_grid = dist.logpdf(np.broadcast_to(grid, (20, grid.size))).max(axis=1)
-    assert np.all(dist.logpdf(mode) >= best_on_grid - 1e-3)
+    # The mixture's mode is exact; the energy's is found by gradient ascent.
+    tolerance = 1e-6 if isinstance(model, DistilledMDNRegressor) else 1e-3
+    assert np.all(dist.logpdf(mode) >= best_on_grid - tolerance)
     np.testing.assert_allclose(mode, 2 * X[:20, 0], atol=0.5)
 
 
