@@ -180,8 +180,14 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         ]
 
     def _architecture_params(self) -> dict:
-        """The parameters that shape the network, which a warm start cannot change."""
-        return {name: getattr(self, name) for name in _ARCHITECTURE_PARAMS if hasattr(self, name)}
+        """The parameters that shape the network, which a warm start cannot change.
+
+        A module instance is recorded by its type: holding on to it would keep
+        its tensors (perhaps on a GPU) in the pickled estimator.
+        """
+        return {name: type(value) if isinstance(value, torch.nn.Module) else value
+                for name in _ARCHITECTURE_PARAMS if hasattr(self, name)
+                for value in [getattr(self, name)]}
 
     def _check_warm_start(self, targets: np.ndarray) -> None:
         """Refuse a warm start that would silently keep an outdated network or target range."""
