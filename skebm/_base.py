@@ -19,13 +19,14 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from skebm._inputs import input_scaler, validate_inputs
 from skebm._preprocessing import Standardizer
 from skebm._training import TrainingConfig, train
+from skebm._validation import as_float_array, check_sample_weight
 from skebm.distributions import ConditionalDistribution
-from skebm.exceptions import DeviceWarning, TrainingDivergedError
+from skebm.exceptions import DeviceWarning
 from skebm.nn import AutocastExtractor, check_extractor, instantiate_extractor
 
 __all__ = ["BaseProbabilisticRegressor"]
@@ -35,6 +36,10 @@ PICKLE_FORMAT_VERSION = 1
 # fits in threads (joblib's threading or dask backends) stay reproducible.
 _GLOBAL_SEED_LOCK = threading.Lock()
 _SEED_BOUND = 2**31 - 1
+_RELATIVE_SCALE_FLOOR = 1e-10
+"""Smallest target scale, relative to the targets' mean magnitude (see ``_target_standardizer``)."""
+_ARCHITECTURE_PARAMS = ("feature_extractor", "feature_extractor_kwargs", "hidden_size",
+                        "n_components", "mixed_precision", "channel_axis")
 
 
 class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
@@ -59,14 +64,22 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "mixed_precision": ["boolean"],
     }
 
+    def _store_params(self, arguments: dict) -> None:
+        """Store every ``__init__`` argument unchanged, as scikit-learn requires."""
+        for name in self._get_param_names():
+            setattr(self, name, arguments[name])
+
     # ------------------------------------------------------------ hooks
     @abstractmethod
     def _build_module(self, input_shape: tuple[int, ...], target_dim: int) -> torch.nn.Module:
         """A fresh network for inputs of ``input_shape`` and d-dimensional targets."""
 
     @abstractmethod
-    def _batch_loss(self, module: torch.nn.Module, generator: torch.Generator):
-        """``(inputs, targets) -> (loss, parts)`` for one standardised minibatch."""
+    def _objective(self, device: torch.device):
+        """The training objective, ``(model, batch, generator) -> (loss, parts)``.
+
+        One of :mod:`skebm.objectives` with this estimator's settings bound.
+        """
 
     @abstractmethod
     def _distribution(self, inputs: torch.Tensor) -> ConditionalDistribution:
@@ -94,11 +107,20 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         ------
         TrainingDivergedError
             If the loss stays non-finite after the learning rate was halved
-            repeatedly; the estimator is then left unfitted (or, with
-            ``warm_start``, at its last finite state).
+            repeatedly; the estimator is then left as it was before the call.
+        ValueError
+            With ``warm_start``, if an architecture parameter changed since the
+            first fit or the new targets lie outside the range the network was
+            built for (see ``warm_start``).
 
         Notes
         -----
+        Training works on a private copy of the network (with ``warm_start``, a
+        copy of the fitted one) and publishes the result, with every other
+        fitted attribute, in one step at the end. Predictions running in other
+        threads meanwhile use the previous model throughout, never a
+        half-trained one.
+
         Training uses torch's intra-op thread pool (``torch.get_num_threads()``).
         In scikit-learn's parallel tools (``cross_validate(n_jobs=k)``,
         ``GridSearchCV(n_jobs=k)``) the default loky backend starts each worker
@@ -108,23 +130,30 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         ``"threading"`` backend, whose workers share one torch thread pool: call
         ``torch.set_num_threads`` yourself there.
         """
+        draft = self._shallow_copy()
+        draft._fit(X, y)
+        self.__dict__ = draft.__dict__  # one assignment publishes the whole fitted state
+        return self
+
+    def _fit(self, X, y) -> None:
+        """Fit this (private) copy of the estimator; see :meth:`fit`."""
         self._check_extra_params()
         reuse = self.warm_start and hasattr(self, "module_")
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None.")
+        if np.asarray(y).dtype.kind in "US":  # numbers written as text, as sklearn accepts
+            y = as_float_array(y, "y", parse_strings=True)
         X, y = validate_inputs(self, X, y, reset=not reuse)
         targets = y.reshape(len(y), -1)
-        if reuse and targets.shape[1] != self._target_dim:
-            raise ValueError(
-                f"warm_start fit got {targets.shape[1]} target columns, "
-                f"the model was fitted with {self._target_dim}."
-            )
-        if not reuse:
+        if reuse:
+            self._check_warm_start(targets)
+        else:
+            self._architecture = self._architecture_params()
             self._target_ndim = y.ndim
             self._target_dim = targets.shape[1]
             self._input_scaler = input_scaler(X)
-            self._target_scaler = Standardizer(targets)
+            self._target_scaler = _target_standardizer(targets)
             standard = (targets - self._target_scaler.mean) / self._target_scaler.scale
             margin = max(1.0, 0.1 * float(np.ptp(standard)))
             self._grid_bounds = (float(standard.min()) - margin, float(standard.max()) + margin)
@@ -135,24 +164,60 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         standard_targets = torch.from_numpy(
             ((targets - self._target_scaler.mean) / self._target_scaler.scale).astype(np.float32)
         )
-        if not reuse:
+        if reuse:  # the published network is never trained in place
+            self.module_ = copy.deepcopy(self.module_)
+        else:
             with _GLOBAL_SEED_LOCK, torch.random.fork_rng(devices=[]):
                 torch.manual_seed(int(seeds[0]))
                 self.module_ = self._build_module(tuple(inputs.shape[1:]), self._target_dim)
         self.module_.to(self.device_)
-        try:
-            history = self._train(inputs, standard_targets, int(seeds[1]))
-        except TrainingDivergedError:
-            if not reuse:  # leave no half-trained network behind to predict with
-                del self.module_
-            raise
+        history = self._train(inputs, standard_targets, int(seeds[1]))
         self.n_iter_ = len(history)
         # A warm start continues the epoch count and the history, as in skorch.
         previous = self.history_ if reuse else []
         self.history_ = previous + [
             {**record, "epoch": len(previous) + record["epoch"]} for record in history
         ]
-        return self
+
+    def _architecture_params(self) -> dict:
+        """The parameters that shape the network, which a warm start cannot change.
+
+        A module instance is recorded by its type: holding on to it would keep
+        its tensors (perhaps on a GPU) in the pickled estimator.
+        """
+        return {name: type(value) if isinstance(value, torch.nn.Module) else value
+                for name in _ARCHITECTURE_PARAMS if hasattr(self, name)
+                for value in [getattr(self, name)]}
+
+    def _check_warm_start(self, targets: np.ndarray) -> None:
+        """Refuse a warm start that would silently keep an outdated network or target range."""
+        if targets.shape[1] != self._target_dim:
+            raise ValueError(
+                f"warm_start fit got {targets.shape[1]} target columns, "
+                f"the model was fitted with {self._target_dim}."
+            )
+        fitted_with = getattr(self, "_architecture", None)  # absent in older pickles
+        changed = [] if fitted_with is None else [
+            name for name, value in self._architecture_params().items()
+            if not _same_value(value, fitted_with.get(name))
+        ]
+        if changed:
+            raise ValueError(
+                f"warm_start=True cannot change {', '.join(changed)}: the fitted network was "
+                "built with other values. Restore them, or set warm_start=False to fit a new "
+                "network."
+            )
+        scaler = self._target_scaler
+        standard = (targets - scaler.mean) / scaler.scale
+        low, high = self._grid_bounds
+        if standard.min() < low or standard.max() > high:
+            raise ValueError(
+                "warm_start=True keeps the target scaling and range of the first fit, and "
+                f"these targets reach [{float(targets.min()):.6g}, {float(targets.max()):.6g}], "
+                "outside the range it covers "
+                f"[{_user(low, scaler):.6g}, {_user(high, scaler):.6g}]; the network cannot "
+                "represent them. Set warm_start=False to fit on the new range."
+            )
 
     def _train(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int) -> list[dict]:
         generator = torch.Generator().manual_seed(seed)
@@ -170,6 +235,11 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         )
         return train(self.module_, self._batch_loss(self.module_, device_generator), inputs,
                      targets, config, generator, self.device_, validation_score)
+
+    def _batch_loss(self, module: torch.nn.Module, generator: torch.Generator):
+        """``(inputs, targets) -> (loss, parts)`` for one standardised minibatch."""
+        objective = self._objective(generator.device)
+        return lambda inputs, targets: objective(module, (inputs, targets), generator)
 
     def _split_validation(self, inputs, targets, generator):
         n_rows = inputs.shape[0]
@@ -194,11 +264,23 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """Hook for checks that need more than ``_parameter_constraints``."""
 
     # ------------------------------------------------------------ predict
-    def _prepare_inputs(self, X) -> torch.Tensor:
+    def _shallow_copy(self):
+        """A private copy sharing every attribute: a consistent view of the fitted state.
+
+        Copying the attribute dictionary is one step for other threads, so the
+        copy never mixes attributes of two fits.
+        """
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        return view
+
+    def _fitted_distribution(self, X):
+        """A consistent view of the fitted estimator and its distributions for ``X``."""
         check_is_fitted(self)
-        X = validate_inputs(self, X, reset=False)
-        self._use_inference_device()
-        return self._input_scaler.transform(X)
+        fitted = self._shallow_copy()
+        X = validate_inputs(fitted, X, reset=False)
+        fitted._use_inference_device()
+        return fitted, fitted._distribution(fitted._input_scaler.transform(X))
 
     def predict_dist(self, X) -> ConditionalDistribution:
         """Predictive distributions p(y | x), one per row of ``X``.
@@ -213,9 +295,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         ConditionalDistribution
             A batch of ``n_samples`` distributions with ``mean``, ``var``,
             ``std``, ``logpdf``, ``pdf``, ``cdf``, ``ppf``, ``interval`` and
-            ``sample``; indexable like an array.
+            ``sample``; indexable like an array. Later fits do not change it.
         """
-        return self._distribution(self._prepare_inputs(X))
+        return self._fitted_distribution(X)[1]
 
     def predict(self, X, kind: str = "mean") -> np.ndarray:
         """Point predictions.
@@ -235,9 +317,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """
         if kind not in ("mean", "mode"):
             raise ValueError(f"kind must be 'mean' or 'mode', got {kind!r}.")
-        dist = self.predict_dist(X)
+        fitted, dist = self._fitted_distribution(X)
         point = dist.mean() if kind == "mean" else dist.mode()
-        return self._target_shape(point)
+        return fitted._target_shape(point)
 
     def sample(self, X, n_samples: int = 100, random_state=None) -> np.ndarray:
         """Draw samples from p(y | x) for every row of ``X``.
@@ -256,9 +338,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         -------
         ndarray of shape (n_rows, n_samples) or (n_rows, n_samples, n_targets)
         """
-        dist = self.predict_dist(X)
+        fitted, dist = self._fitted_distribution(X)
         if random_state is None:
-            random_state = self._inference_seed
+            random_state = fitted._inference_seed
         return dist.sample(n_samples, random_state=random_state)
 
     def score(self, X, y, sample_weight=None) -> float:
@@ -276,13 +358,18 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         float
-            ``mean_i log p(y_i | x_i)``; for R² use ``scoring="r2"``.
+            ``mean_i log p(y_i | x_i)``; for R² use ``scoring="r2"``. ``-inf``
+            if some target of positive weight has zero density; never NaN or
+            ``+inf``.
         """
-        dist = self.predict_dist(X)
-        targets = _as_targets(y, len(dist), self._target_dim)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, targets, ensure_non_negative=True)
-        return float(np.average(dist.logpdf(_squeeze(targets)), weights=sample_weight))
+        fitted, dist = self._fitted_distribution(X)
+        targets = _as_targets(y, len(dist), fitted._target_dim)
+        log_density = dist.logpdf(_squeeze(targets))
+        if sample_weight is None:
+            return float(np.mean(log_density))
+        weights = check_sample_weight(sample_weight, len(targets))
+        counted = weights > 0  # a zero weight must not turn a -inf density into NaN
+        return float(np.average(log_density[counted], weights=weights[counted]))
 
     # ------------------------------------------------------------ helpers
     def _target_shape(self, point: np.ndarray) -> np.ndarray:
@@ -312,16 +399,14 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             ) from error
 
     def _use_inference_device(self) -> None:
-        """Move the network to a usable device, falling back to the CPU with a warning."""
-        device = self.device_
-        if device.type == "cuda" and not torch.cuda.is_available():
+        """Predict on the CPU, with a warning, if CUDA is gone; only a private view calls this."""
+        if self.device_.type == "cuda" and not torch.cuda.is_available():
             warnings.warn(
                 "This model was fitted on CUDA, which is not available here; using the CPU.",
                 DeviceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             self.device_ = torch.device("cpu")
-        self.module_.to(self.device_)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "module_")
@@ -395,22 +480,46 @@ def _resolve_device(device) -> torch.device:
 
 def _as_targets(y, n_rows: int, target_dim: int) -> np.ndarray:
     """Validate targets passed to ``score`` and return them as ``(n, d)`` float64."""
-    values = np.asarray(y)
-    if values.dtype.kind not in "biuf":
-        raise TypeError(f"y must be numeric, got dtype {values.dtype}.")
+    values = as_float_array(y, "y", finite=True, parse_strings=True)
     if values.ndim not in (1, 2):
         raise ValueError(
             f"y must have shape (n_samples,) or (n_samples, n_targets), got {values.shape}."
         )
-    values = values.astype(np.float64).reshape(values.shape[0], -1)
+    values = values.reshape(values.shape[0], -1)
     if values.shape != (n_rows, target_dim):
         raise ValueError(
             f"y has {values.shape[0]} rows and {values.shape[1]} target columns; expected "
             f"{n_rows} rows and {target_dim} columns."
         )
-    if not np.all(np.isfinite(values)):
-        raise ValueError("y contains NaN or infinity.")
     return values
+
+
+def _target_standardizer(targets: np.ndarray) -> Standardizer:
+    """Standardisation of the targets, with a scale no smaller than their magnitude allows.
+
+    Float64 resolves about 16 digits, so targets near 1e18 are represented only
+    in steps of 128. A scale of at least ``_RELATIVE_SCALE_FLOOR * |mean|``
+    keeps the grid, the mixture widths and everything else computed in user
+    units well above that step, however small the targets' spread.
+    """
+    scaler = Standardizer(targets)
+    scaler.scale = np.maximum(scaler.scale, _RELATIVE_SCALE_FLOOR * np.abs(scaler.mean))
+    return scaler
+
+
+def _user(standard: float, scaler: Standardizer) -> float:
+    """A standardised bound in the units of the first target column."""
+    return float(standard * scaler.scale[0] + scaler.mean[0])
+
+
+def _same_value(first, second) -> bool:
+    """Equality that tolerates values whose ``==`` is not a bool (tensors, arrays)."""
+    if first is second:
+        return True
+    try:
+        return bool(first == second)
+    except (TypeError, ValueError, RuntimeError):
+        return False
 
 
 def _squeeze(targets: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,21 +10,18 @@ import torch
 from sklearn.utils._param_validation import Interval, Options
 
 from skebm._base import _GLOBAL_SEED_LOCK, BaseProbabilisticRegressor
+from skebm._docs import fill_shared_docs
 from skebm.distributions import GaussianMixtureDistribution
-from skebm.losses import distillation_loss, mixture_nll, nce_loss
-from skebm.nn import (
-    DistilledMixtureModel,
-    EnergyNetwork,
-    MixtureDensityNetwork,
-    draw_mixture,
-    mixture_log_prob,
-)
+from skebm.exceptions import NonFiniteOutputError
+from skebm.nn import DistilledMixtureModel, EnergyNetwork, MixtureDensityNetwork
+from skebm.objectives import distillation_objective, mixture_likelihood_objective
 
 __all__ = ["DistilledMDNRegressor"]
 
 _ROWS_PER_CHUNK = 4096
 
 
+@fill_shared_docs
 class DistilledMDNRegressor(BaseProbabilisticRegressor):
     """A mixture density network guided by an energy-based teacher.
 
@@ -40,19 +38,11 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
 
     Parameters
     ----------
-    feature_extractor : {"auto", "mlp", "cnn", "resnet18"}, callable or nn.Module, \
-            default="auto"
-        Network mapping inputs to features h_x, as for
-        :class:`~skebm.EnergyRegressor` (``"auto"`` is ``"mlp"`` for tables and
-        ``"cnn"`` for images). The mixture network and the teacher each get
-        their own: a factory is called once per network and must return a new
-        module every time.
-    feature_extractor_kwargs : dict, default=None
-        Keyword arguments of the extractor (e.g. ``{"hidden_sizes": (128, 128)}``
-        for ``"mlp"``).
-    channel_axis : {None, 1, -1}, default=None
-        Channel axis of a 4-D image array ``X``, as for
-        :class:`~skebm.EnergyRegressor`; ``None`` detects it.
+    {feature_extractor}
+        The mixture network and the teacher each get their own: a factory is
+        called once per network and must return a new module every time.
+    {feature_extractor_kwargs}
+    {channel_axis}
     n_components : int, default=4
         Mixture components K.
     teacher_weight : float, default=0.5
@@ -62,40 +52,22 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     n_noise_samples : int, default=64
         Samples M drawn from the mixture per training row, for both the
         teacher's NCE loss and the KL term. Unused when ``teacher_weight=0``.
-    hidden_size : int, default=32
-        Width of the hidden layers of the default extractor and of both heads.
-    max_epochs : int, default=60
-        Passes over the training data.
-    batch_size : int, default=64
-        Rows per minibatch.
-    learning_rate : float, default=4e-3
-        Initial Adam step size; it decays to zero on a cosine schedule.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when their mean
-        log-likelihood under the mixture has not improved for
-        ``n_iter_no_change`` epochs; the best parameters are restored.
-    validation_fraction : float, default=0.1
-        Share of rows held out for early stopping.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+    {hidden_size}
+    {max_epochs}
+    {batch_size}
+    {learning_rate}
+    {early_stopping}
+    {validation_fraction}
+    {n_iter_no_change}
     keep_teacher : bool, default=True
         Keep the trained teacher as ``teacher_`` after ``fit``. ``False`` frees
         its memory; predictions never need it.
-    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
-        Where to train and predict; ``"auto"`` picks CUDA when available.
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, shuffling, noise and ``sample``; an int
-        makes ``fit`` and every prediction reproducible.
-    verbose : int, default=0
-        Print per-epoch losses (a progress bar if tqdm is installed).
-    warm_start : bool, default=False
-        Continue training the fitted networks on the next ``fit`` call (a
-        dropped teacher is rebuilt from scratch when ``teacher_weight > 0``).
-    mixed_precision : bool, default=False
-        Run the feature extractor under bfloat16 autocast (the heads stay in
-        float32). Meant for CUDA with image extractors, where it roughly halves
-        the extractor's time and memory; on CPUs without bfloat16 support it is
-        usually slower.
+    {device}
+    {random_state}
+    {verbose}
+    {warm_start}
+        A dropped teacher is rebuilt from scratch when ``teacher_weight > 0``.
+    {mixed_precision}
 
     Attributes
     ----------
@@ -109,18 +81,12 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         One record per epoch: ``"epoch"``, the mean training losses (``"nll"``
         and, with a teacher, ``"nce"`` and ``"distillation"``) and, with early
         stopping, ``"validation_score"``. A ``warm_start`` fit appends to it.
-    n_iter_ : int
-        Epochs run by the last ``fit``.
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of str
-        Input column names, when ``X`` had string column names.
-    input_shape_ : tuple of int
-        Shape of one input in ``fit``; later inputs must match it.
-    channel_axis_ : int or None
-        Channel axis of the 4-D image array in ``fit``; ``None`` otherwise.
-    device_ : torch.device
-        Device the networks live on.
+    {n_iter_}
+    {n_features_in_}
+    {feature_names_in_}
+    {input_shape_}
+    {channel_axis_}
+    {device_}
 
     See Also
     --------
@@ -168,25 +134,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         warm_start=False,
         mixed_precision=False,
     ):
-        self.feature_extractor = feature_extractor
-        self.feature_extractor_kwargs = feature_extractor_kwargs
-        self.channel_axis = channel_axis
-        self.n_components = n_components
-        self.teacher_weight = teacher_weight
-        self.n_noise_samples = n_noise_samples
-        self.hidden_size = hidden_size
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.keep_teacher = keep_teacher
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.mixed_precision = mixed_precision
+        self._store_params(locals())
 
     @property
     def teacher_(self) -> EnergyNetwork | None:
@@ -227,27 +175,11 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         return history
 
     # ------------------------------------------------------------ training
-    def _batch_loss(self, module: DistilledMixtureModel, generator: torch.Generator):
-        teacher_weight = float(self.teacher_weight)
-        n_samples = self.n_noise_samples
-
-        def batch_loss(inputs: torch.Tensor, targets: torch.Tensor):
-            mixture = module.student(inputs)
-            if teacher_weight == 0:  # plain maximum likelihood: no teacher, no samples
-                nll = mixture_nll(mixture_log_prob(mixture, targets.unsqueeze(1))[:, 0])
-                return nll, {"nll": nll}
-            samples = draw_mixture(mixture.detach(), n_samples, generator)  # (batch, M, d)
-            points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
-            energies = module.teacher(inputs, points)  # (batch, 1 + M)
-            # One log-density serves both losses: NCE detaches it, eq. 8 trains on it.
-            log_q = mixture_log_prob(mixture, points)
-            nce = nce_loss(energies[:, 0], energies[:, 1:], log_q[:, 0], log_q[:, 1:])
-            distillation = distillation_loss(log_q[:, 0], energies[:, 1:], log_q[:, 1:],
-                                             teacher_weight)
-            parts = {"nll": mixture_nll(log_q[:, 0]), "nce": nce, "distillation": distillation}
-            return nce + distillation, parts
-
-        return batch_loss
+    def _objective(self, device: torch.device):
+        if self.teacher_weight == 0:  # plain maximum likelihood: no teacher, no samples
+            return mixture_likelihood_objective  # the module's forward is the student's
+        return partial(distillation_objective, n_noise_samples=self.n_noise_samples,
+                       teacher_weight=float(self.teacher_weight))
 
     # ------------------------------------------------------------ prediction
     def _distribution(self, inputs: torch.Tensor) -> GaussianMixtureDistribution:
@@ -259,6 +191,27 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
                 chunks.append([part.double().cpu() for part in student(batch)])
         log_weights, means, log_stds = (torch.cat(parts).numpy() for parts in zip(*chunks))
         scaler = self._target_scaler
-        return GaussianMixtureDistribution(
-            log_weights, means * scaler.scale + scaler.mean, np.exp(log_stds) * scaler.scale
+        with np.errstate(over="ignore", invalid="ignore"):
+            means = means * scaler.scale + scaler.mean
+            stds = np.exp(log_stds) * scaler.scale
+        finite = (np.isfinite(log_weights).all(axis=1) & np.isfinite(means).all(axis=(1, 2))
+                  & np.isfinite(stds).all(axis=(1, 2)) & np.all(stds > 0, axis=(1, 2)))
+        if not finite.all():
+            raise NonFiniteOutputError(_non_finite_message(np.flatnonzero(~finite), inputs))
+        return GaussianMixtureDistribution(log_weights, means, stds)
+
+
+def _non_finite_message(bad_rows: np.ndarray, inputs: torch.Tensor) -> str:
+    """Name the rows whose mixture is not finite, and the likely cause."""
+    where = f"{len(bad_rows)} of {inputs.shape[0]} rows (first: row {bad_rows[0]})"
+    head = f"The mixture density network returned NaN or infinity for {where}. "
+    if not torch.isfinite(inputs[torch.as_tensor(bad_rows)]).all():
+        return head + (
+            "Their inputs overflow after standardisation (float32): they lie far outside "
+            "the range seen in fit."
         )
+    return head + (
+        "Their inputs are finite after standardisation, so the network itself overflowed: "
+        "inputs far outside the range seen in fit, or a feature extractor that returns "
+        "NaN or infinity in eval mode."
+    )

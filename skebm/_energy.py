@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from numbers import Integral
 
 import numpy as np
@@ -9,10 +10,11 @@ import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from skebm._base import BaseProbabilisticRegressor
+from skebm._docs import fill_shared_docs
 from skebm._evaluator import EnergyEvaluator
 from skebm.distributions import EnergyDistribution
-from skebm.losses import nce_loss, proposal_kl_loss
-from skebm.nn import EnergyModel, draw_mixture, fixed_gaussian_noise, mixture_log_prob
+from skebm.nn import EnergyModel
+from skebm.objectives import gaussian_noise_objective, learned_noise_objective
 
 __all__ = ["EnergyRegressor"]
 
@@ -20,6 +22,7 @@ DEFAULT_SIGMA_FACTORS = (0.1, 0.8)
 """Baseline noise widths, as multiples of each target's standard deviation."""
 
 
+@fill_shared_docs
 class EnergyRegressor(BaseProbabilisticRegressor):
     """Energy-based probabilistic regression with a learned proposal.
 
@@ -33,35 +36,9 @@ class EnergyRegressor(BaseProbabilisticRegressor):
 
     Parameters
     ----------
-    feature_extractor : {"auto", "mlp", "cnn", "resnet18"}, callable or nn.Module, \
-            default="auto"
-        Network mapping inputs to features h_x. ``"mlp"`` is a two-layer ReLU
-        MLP of width ``hidden_size`` (images are flattened); ``"cnn"`` a small
-        convolutional net (:class:`skebm.nn.ConvExtractor`, 64 features) that
-        trains in minutes on a CPU for 32x32 to 64x64 images; ``"resnet18"``
-        the paper's ResNet-18 backbone (:class:`skebm.nn.ResNet18Extractor`,
-        512 features), randomly initialised unless
-        ``feature_extractor_kwargs={"weights": path_or_state_dict}`` (nothing
-        is downloaded; torchvision is not needed). ``"auto"`` is ``"mlp"`` for
-        tables and ``"cnn"`` for images. A user extractor is an ``nn.Module``
-        subclass or factory, called with ``**feature_extractor_kwargs`` (and
-        ``input_shape``, the shape of one preprocessed input -- ``(n_features,)``
-        or ``(C, H, W)`` -- if it takes an argument of that name), or a module
-        instance, copied at every ``fit``. Its ``forward`` maps a float32 batch
-        ``(batch, *input_shape)`` to ``(batch, features)``; the feature size is
-        read from an ``out_features`` attribute or found by a dry run. Define
-        it at module level so the fitted model can be pickled.
-    feature_extractor_kwargs : dict, default=None
-        Keyword arguments of the extractor (e.g. ``{"hidden_sizes": (128, 128)}``
-        for ``"mlp"``, ``{"channels": (32, 64, 128)}`` for ``"cnn"``).
-    channel_axis : {None, 1, -1}, default=None
-        Axis of a 4-D image array ``X`` that holds the channels: ``1`` for
-        ``(n, C, H, W)``, ``-1`` (or ``3``) for ``(n, H, W, C)``. ``None``
-        detects it: the channel axis is whichever of axis 1 and the last axis
-        has size 1, 3 or 4; when both or neither do, the smaller of the two (the
-        last on a tie). Must be ``None`` for ``(n, H, W)`` images. Images are
-        standardised per channel (``uint8`` divided by 255 first) with
-        statistics learned in ``fit``.
+    {feature_extractor}
+    {feature_extractor_kwargs}
+    {channel_axis}
     noise : {"mdn", "gaussian"}, default="mdn"
         NCE noise distribution. ``"mdn"`` uses the learned proposal q(y | x).
         ``"gaussian"`` is the earlier baseline
@@ -76,38 +53,20 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         Components K of the mixture proposal.
     n_noise_samples : int, default=64
         Noise samples M per training row.
-    hidden_size : int, default=32
-        Width of the hidden layers of the default extractor and of both heads.
-    max_epochs : int, default=60
-        Passes over the training data.
-    batch_size : int, default=64
-        Rows per minibatch.
-    learning_rate : float, default=4e-3
-        Initial Adam step size; it decays to zero on a cosine schedule.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when their mean
-        log-likelihood has not improved for ``n_iter_no_change`` epochs; the
-        best parameters are restored.
-    validation_fraction : float, default=0.1
-        Share of rows held out for early stopping.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+    {hidden_size}
+    {max_epochs}
+    {batch_size}
+    {learning_rate}
+    {early_stopping}
+    {validation_fraction}
+    {n_iter_no_change}
     n_inference_samples : int, default=1024
         Proposal samples per row for importance sampling at prediction.
-    device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
-        Where to train and predict; ``"auto"`` picks CUDA when available.
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, shuffling, noise and prediction-time
-        sampling; an int makes ``fit`` and every prediction reproducible.
-    verbose : int, default=0
-        Print per-epoch losses (a progress bar if tqdm is installed).
-    warm_start : bool, default=False
-        Continue training the fitted network on the next ``fit`` call.
-    mixed_precision : bool, default=False
-        Run the feature extractor under bfloat16 autocast (the heads stay in
-        float32). Meant for CUDA with image extractors, where it roughly halves
-        the extractor's time and memory; on CPUs without bfloat16 support it is
-        usually slower.
+    {device}
+    {random_state}
+    {verbose}
+    {warm_start}
+    {mixed_precision}
 
     Attributes
     ----------
@@ -118,21 +77,12 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         ``"proposal_kl"``) and, with early stopping, ``"validation_score"``
         (mean log-likelihood of the held-out rows). A ``warm_start`` fit
         appends to it and continues the epoch count.
-    n_iter_ : int
-        Epochs run by the last ``fit``.
-    n_features_in_ : int
-        Number of input features (values per image, H * W * C, for images).
-    feature_names_in_ : ndarray of str
-        Input column names, when ``X`` had string column names.
-    input_shape_ : tuple of int
-        Shape of one input in ``fit``: ``(n_features,)``, or the image shape as
-        passed (``(H, W)``, ``(H, W, C)`` or ``(C, H, W)``). Later inputs must
-        match it.
-    channel_axis_ : int or None
-        Channel axis of the 4-D image array in ``fit`` (1 or 3); ``None`` for
-        tables and ``(n, H, W)`` images.
-    device_ : torch.device
-        Device the network lives on.
+    {n_iter_}
+    {n_features_in_}
+    {feature_names_in_}
+    {input_shape_}
+    {channel_axis_}
+    {device_}
 
     Examples
     --------
@@ -177,26 +127,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         warm_start=False,
         mixed_precision=False,
     ):
-        self.feature_extractor = feature_extractor
-        self.feature_extractor_kwargs = feature_extractor_kwargs
-        self.channel_axis = channel_axis
-        self.noise = noise
-        self.sigmas = sigmas
-        self.n_components = n_components
-        self.n_noise_samples = n_noise_samples
-        self.hidden_size = hidden_size
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.n_inference_samples = n_inference_samples
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.mixed_precision = mixed_precision
+        self._store_params(locals())
 
     def _check_extra_params(self) -> None:
         if self.sigmas is None:
@@ -222,34 +153,11 @@ class EnergyRegressor(BaseProbabilisticRegressor):
             standard = np.outer(np.asarray(self.sigmas, dtype=np.float64), 1.0 / scale)
         return torch.as_tensor(standard, dtype=torch.float32, device=device)
 
-    def _batch_loss(self, module: EnergyModel, generator: torch.Generator):
-        n_samples = self.n_noise_samples
-        learned_noise = self.noise == "mdn"
-        sigmas = None if learned_noise else self._noise_sigmas(generator.device)
-
-        def batch_loss(inputs: torch.Tensor, targets: torch.Tensor):
-            features = module.features(inputs)
-            proposal = module.proposal(features)
-            noise = proposal.detach() if learned_noise else fixed_gaussian_noise(targets, sigmas)
-            samples = draw_mixture(noise, n_samples, generator)  # (batch, M, d), no gradient
-            projected = module.energy_head.project_inputs(features)
-            points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
-            energies = module.energy_head.score_projected(projected, points)
-            # With learned noise, one log-density serves both losses: NCE detaches it.
-            log_q = mixture_log_prob(proposal if learned_noise else noise, points)
-            nce = nce_loss(energies[:, 0], energies[:, 1:], log_q[:, 0], log_q[:, 1:])
-            if learned_noise:
-                kl = proposal_kl_loss(energies[:, 1:], log_q[:, 1:])
-            else:
-                proposal_samples = draw_mixture(proposal.detach(), n_samples, generator)
-                with torch.no_grad():
-                    proposal_energies = module.energy_head.score_projected(
-                        projected, proposal_samples)
-                kl = proposal_kl_loss(proposal_energies,
-                                      mixture_log_prob(proposal, proposal_samples))
-            return nce + kl, {"nce": nce, "proposal_kl": kl}
-
-        return batch_loss
+    def _objective(self, device: torch.device):
+        if self.noise == "mdn":
+            return partial(learned_noise_objective, n_noise_samples=self.n_noise_samples)
+        return partial(gaussian_noise_objective, n_noise_samples=self.n_noise_samples,
+                       sigmas=self._noise_sigmas(device))
 
     def _distribution(self, inputs: torch.Tensor) -> EnergyDistribution:
         evaluator = EnergyEvaluator(

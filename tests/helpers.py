@@ -11,3 +11,22 @@ def heteroscedastic(n=600, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.uniform(-2, 2, size=(n, 1))
     return X, 2 * X[:, 0] + (0.2 + 0.3 * np.abs(X[:, 0])) * rng.normal(size=n)
+
+
+def tiny_estimators():
+    """Factories of tiny, seeded estimators of each kind, by name."""
+    from skebm import DistilledMDNRegressor, EnergyRegressor
+
+    tiny = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)
+    return {
+        "energy": lambda **kw: EnergyRegressor(**{**tiny, "n_inference_samples": 64, **kw}),
+        "distilled": lambda **kw: DistilledMDNRegressor(**{**tiny, **kw}),
+    }
+
+
+def linear_data(n=60, n_features=2, n_targets=1, seed=0):
+    """y = x_0 + N(0, 0.2^2) noise, one or several identical target columns."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_features))
+    Y = X[:, :1] @ np.ones((1, n_targets)) + 0.2 * rng.normal(size=(n, n_targets))
+    return X, (Y[:, 0] if n_targets == 1 else Y)

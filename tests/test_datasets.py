@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas
 import pytest
 from scipy import stats
 
@@ -34,7 +35,6 @@ def _shared_data_dir() -> Path | None:
 
 
 def _load_csv(name: str) -> tuple[np.ndarray, np.ndarray]:
-    pandas = pytest.importorskip("pandas")
     folder = _shared_data_dir()
     path = None if folder is None else folder / name
     if path is None or not path.is_file():

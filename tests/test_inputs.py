@@ -4,6 +4,7 @@ import pickle
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -146,7 +147,6 @@ def test_channel_axis_parameter_is_validated():
 
 
 def test_refitting_on_images_forgets_table_feature_names():
-    pd = pytest.importorskip("pandas")
     X, y = images()
     model = EnergyRegressor(**{**TINY, "feature_extractor_kwargs": None})
     model.fit(pd.DataFrame({"a": y, "b": -y}), y)

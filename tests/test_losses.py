@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from skebm import EnergyRegressor
 from skebm.losses import distillation_loss, mixture_nll, nce_loss, proposal_kl_loss
 from skebm.nn import MixtureParameters, mixture_log_prob, sample_mixture
 
@@ -74,41 +73,3 @@ def test_kl_value_estimates_log_normaliser():
     energy = -0.5 * (samples[..., 0] / 2) ** 2 - math.log(2 * math.sqrt(2 * math.pi)) + math.log(5)
     value = proposal_kl_loss(energy, mixture_log_prob(params, samples))
     assert value.item() == pytest.approx(math.log(5), abs=0.05)
-
-
-@pytest.mark.parametrize("noise", ["mdn", "gaussian"])
-def test_gradient_routing_in_the_training_loss(noise):
-    """NCE trains extractor and energy head only; the proposal loss trains the proposal only."""
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(40, 3)), rng.normal(size=40)
-    model = EnergyRegressor(noise=noise, max_epochs=1, n_noise_samples=16, random_state=0)
-    model.fit(X, y)
-    module = model.module_
-    generator = torch.Generator().manual_seed(0)
-    batch_loss = model._batch_loss(module, generator)
-    inputs = torch.randn(8, 3)
-    targets = torch.randn(8, 1)
-    groups = {
-        "extractor": list(module.extractor.parameters()),
-        "energy": list(module.energy_head.parameters()),
-        "proposal": list(module.proposal_head.parameters()),
-    }
-    grads = {part: _gradients_of_part(batch_loss, inputs, targets, generator, part, groups)
-             for part in ("nce", "proposal_kl")}
-    nce_grads, kl_grads = grads["nce"], grads["proposal_kl"]
-    assert nce_grads["extractor"] > 0 and nce_grads["energy"] > 0
-    assert nce_grads["proposal"] == 0
-    assert kl_grads["proposal"] > 0
-    assert kl_grads["extractor"] == 0 and kl_grads["energy"] == 0
-
-
-def _gradients_of_part(batch_loss, inputs, targets, generator, part, groups):
-    """Total absolute gradient per parameter group of one named loss part."""
-    for params in groups.values():
-        for p in params:
-            p.grad = None
-    generator.manual_seed(1)
-    _, parts = batch_loss(inputs, targets)
-    parts[part].backward()
-    return {name: float(sum(p.grad.abs().sum() for p in params if p.grad is not None))
-            for name, params in groups.items()}

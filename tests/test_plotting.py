@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
@@ -88,7 +89,6 @@ def test_draws_on_a_given_axes_and_passes_colour_options(toy):
 
 
 def test_dataframe_fitted_model_is_queried_with_its_column_name():
-    pd = pytest.importorskip("pandas")
     X, y = make_gustafsson2020(n_samples=100, random_state=1)
     model = EnergyRegressor(**FAST).fit(pd.DataFrame({"dose": X[:, 0]}), y)
     with warnings.catch_warnings():
@@ -140,7 +140,6 @@ def test_interval_bands_span_the_predicted_intervals(toy):
 
 
 def test_interval_plot_takes_a_dataframe_column_by_name():
-    pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"age": rng.uniform(0, 1, 80), "income": rng.normal(size=80)})
     y = frame["age"] * 2 + rng.normal(scale=0.1, size=80)

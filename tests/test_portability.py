@@ -198,7 +198,7 @@ def test_a_cuda_model_in_memory_falls_back_to_the_cpu_with_a_warning(fitted, cpu
     gpu_model = looks_fitted_on_gpu(model)
     with pytest.warns(DeviceWarning, match="CPU"):
         np.testing.assert_array_equal(gpu_model.predict(X), expected)
-    assert gpu_model.device_ == torch.device("cpu")
+    assert gpu_model.device_ == torch.device("cuda")  # predicting changes nothing
 
 
 def test_refitting_a_gpu_model_without_cuda_says_so(fitted, cpu_only):

@@ -7,30 +7,20 @@ problem (never a torch traceback, never a silent NaN) or work correctly.
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
+from helpers import linear_data, tiny_estimators
 from sklearn.exceptions import NotFittedError
 
-from skebm import DistilledMDNRegressor, EnergyRegressor
 from skebm.exceptions import TrainingDivergedError
 
-FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)
-ESTIMATORS = {
-    "energy": lambda **kw: EnergyRegressor(**{**FAST, "n_inference_samples": 64, **kw}),
-    "distilled": lambda **kw: DistilledMDNRegressor(**{**FAST, **kw}),
-}
+ESTIMATORS = tiny_estimators()
 
 
 @pytest.fixture(params=sorted(ESTIMATORS))
 def make(request):
     """A factory of fast, seeded estimators of each kind."""
     return ESTIMATORS[request.param]
-
-
-def linear_data(n=60, n_features=2, n_targets=1, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, n_features))
-    Y = X[:, :1] @ np.ones((1, n_targets)) + 0.2 * rng.normal(size=(n, n_targets))
-    return X, (Y[:, 0] if n_targets == 1 else Y)
 
 
 @pytest.fixture(scope="module", params=sorted(ESTIMATORS))
@@ -185,8 +175,8 @@ def test_every_method_needs_a_fitted_model(make, method):
         (np.zeros(59), ValueError, "rows"),
         (np.zeros((60, 2)), ValueError, "columns"),
         (np.zeros((60, 1, 1)), ValueError, "shape"),
-        (np.full(60, "a"), TypeError, "numeric"),
-        (np.zeros(60) + 1j, TypeError, "numeric"),
+        (np.full(60, "a"), ValueError, "real numbers.*convert string"),
+        (np.zeros(60) + 1j, TypeError, "real numbers"),
     ],
     ids=["nan", "short", "extra column", "3-D", "strings", "complex"],
 )
@@ -440,7 +430,6 @@ def test_integer_inputs_and_targets_work(make):
 
 
 def test_lists_and_dataframes_are_accepted(make):
-    pd = pytest.importorskip("pandas")
     X, y = linear_data()
     expected = make().fit(X, y).predict(X)
     np.testing.assert_array_equal(make().fit(X.tolist(), y.tolist()).predict(X.tolist()),
@@ -456,7 +445,6 @@ IMAGES = np.random.default_rng(0).random((12, 6, 6))
 @pytest.fixture(scope="module", params=sorted(ESTIMATORS))
 def fitted_on_images(request):
     """A tiny model of each kind fitted on one-channel 6 x 6 images, once."""
-    pytest.importorskip("skebm._inputs")
     return ESTIMATORS[request.param](max_epochs=1).fit(IMAGES, IMAGES.mean(axis=(1, 2)))
 
 
@@ -471,7 +459,6 @@ BAD_TRAINING_IMAGES = {
 
 @pytest.mark.parametrize("case", sorted(BAD_TRAINING_IMAGES))
 def test_bad_training_images_raise_a_clear_error(make, case):
-    pytest.importorskip("skebm._inputs")
     images, message = BAD_TRAINING_IMAGES[case]
     with pytest.raises(ValueError, match=message):
         make().fit(images, np.zeros(len(images)))
@@ -496,7 +483,6 @@ def test_images_unlike_the_training_images_raise_a_clear_error(fitted_on_images,
 
 
 def test_images_given_to_a_model_fitted_on_a_table_raise_a_clear_error(fitted):
-    pytest.importorskip("skebm._inputs")
     model, _, _ = fitted
     with pytest.raises(ValueError, match="fitted on a table"):
         model.predict(IMAGES[:3])

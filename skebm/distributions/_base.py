@@ -7,6 +7,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from skebm._validation import as_float_array
+from skebm.exceptions import NonFiniteOutputError
+
 __all__ = ["ConditionalDistribution"]
 
 
@@ -32,8 +35,16 @@ class ConditionalDistribution(ABC):
         return self.n_rows
 
     def __getitem__(self, index) -> ConditionalDistribution:
-        """Return the distributions of the selected rows (int, slice, mask or indices)."""
+        """Return the distributions of the selected rows (int, slice, mask or indices).
+
+        An empty selection gives an empty batch, whose methods return empty arrays.
+        """
         rows = np.arange(self.n_rows)[index]
+        if rows.ndim > 1:  # None or a 2-D index: a batch of distributions is one-dimensional
+            raise IndexError(
+                f"A batch of distributions is indexed along its rows only (an int, a slice, a "
+                f"boolean mask or integer indices); {index!r} would add an axis."
+            )
         return self._take(np.atleast_1d(rows))
 
     def __repr__(self) -> str:
@@ -63,10 +74,23 @@ class ConditionalDistribution(ABC):
         Returns
         -------
         ndarray
-            ``(n,)`` for one point per row, ``(n, k)`` for many.
+            ``(n,)`` for one point per row, ``(n, k)`` for many; finite or
+            ``-inf`` (zero density), never NaN or ``+inf``.
+
+        Raises
+        ------
+        NonFiniteOutputError
+            If the density cannot be computed as a number (overflow).
         """
         points, single = self._points(y, "y")
         out = self._logpdf_points(points)
+        if np.isnan(out).any() or np.isposinf(out).any():
+            raise NonFiniteOutputError(
+                f"The log density is NaN or +inf at {int(np.sum(~np.isfinite(out)))} of "
+                f"{out.size} finite points; no finite result exists for them. This means the "
+                "model's numbers overflowed, e.g. for targets or inputs far outside the range "
+                "seen in fit."
+            )
         return out[:, 0] if single else out
 
     def pdf(self, y) -> np.ndarray:
@@ -170,12 +194,11 @@ class ConditionalDistribution(ABC):
     # ------------------------------------------------------------ helpers
     def _points(self, y, name: str) -> tuple[np.ndarray, bool]:
         """Validate query points and return them as ``(n, k, d)`` plus a 'one per row' flag."""
-        values = _finite_float_array(y, name)
+        values = as_float_array(y, name, finite=True)
         n, d = self.n_rows, self.target_dim
         if d == 1 and values.ndim in (1, 2) and values.shape[0] == n:
             single = values.ndim == 1
-            values = values.reshape(n, -1, 1)
-            return values, single
+            return (values[:, None, None] if single else values[:, :, None]), single
         if d == 1 and values.ndim == 3 and values.shape[0] == n and values.shape[2] == 1:
             return values, False
         if d > 1 and values.ndim == 2 and values.shape == (n, d):
@@ -189,7 +212,7 @@ class ConditionalDistribution(ABC):
         )
 
     def _probabilities(self, q) -> np.ndarray:
-        values = _finite_float_array(q, "q")
+        values = as_float_array(q, "q", finite=True)
         if values.ndim == 0:
             values = np.full(self.n_rows, float(values))
         if values.shape != (self.n_rows,):
@@ -199,17 +222,6 @@ class ConditionalDistribution(ABC):
         if np.any(values <= 0.0) or np.any(values >= 1.0):
             raise ValueError("q must lie strictly inside (0, 1).")
         return values
-
-
-def _finite_float_array(values, name: str) -> np.ndarray:
-    """Convert to a float64 array, rejecting non-numeric and non-finite values."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}.")
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinity.")
-    return array
 
 
 def _seed_of(random_state) -> int | np.random.Generator | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri
 
+from skebm._validation import as_float_array
 from skebm.distributions._base import ConditionalDistribution
 
 __all__ = ["GaussianMixtureDistribution"]
@@ -55,9 +56,9 @@ class GaussianMixtureDistribution(ConditionalDistribution):
     """
 
     def __init__(self, log_weights, means, stds) -> None:
-        log_weights = _real_array(log_weights, "log_weights")
-        means = _real_array(means, "means")
-        stds = _real_array(stds, "stds")
+        log_weights = as_float_array(log_weights, "log_weights", copy=True)
+        means = as_float_array(means, "means", copy=True)
+        stds = as_float_array(stds, "stds", copy=True)
         if log_weights.ndim != 2:
             raise ValueError(f"log_weights must have shape (n, K), got {log_weights.shape}.")
         if means.ndim != 3 or stds.ndim != 3:
@@ -117,11 +118,26 @@ class GaussianMixtureDistribution(ConditionalDistribution):
         return self._squeeze_target(self._mean())
 
     def var(self) -> np.ndarray:
-        """Marginal variance, within- plus between-component, ``(n,)`` or ``(n, d)``."""
+        """Marginal variance, within- plus between-component, ``(n,)`` or ``(n, d)``.
+
+        ``inf`` where the variance exceeds the float64 range (standard
+        deviations above about 1e154); :meth:`std` stays finite there.
+        """
+        with np.errstate(over="ignore"):
+            return self._squeeze_target(np.square(self._std()))
+
+    def std(self) -> np.ndarray:
+        """Marginal standard deviation, ``(n,)`` or ``(n, d)``; finite for any finite mixture."""
+        return self._squeeze_target(self._std())
+
+    def _std(self) -> np.ndarray:
         weights = np.exp(self._log_weights)[:, :, None]  # (n, K, 1)
         spread = self._means - self._mean()[:, None, :]  # (n, K, d)
-        variance = np.sum(weights * (self._stds**2 + spread**2), axis=1)
-        return self._squeeze_target(variance)
+        # Squares of values near 1e154 overflow: square them relative to the largest.
+        peak = np.maximum(np.max(self._stds, axis=1), np.max(np.abs(spread), axis=1))  # (n, d)
+        peak = np.where(peak > 0.0, peak, 1.0)[:, None, :]
+        relative = np.sum(weights * ((self._stds / peak) ** 2 + (spread / peak) ** 2), axis=1)
+        return np.sqrt(relative) * peak[:, 0, :]
 
     def _mean(self) -> np.ndarray:
         weights = np.exp(self._log_weights)[:, :, None]
@@ -307,14 +323,6 @@ def _mixture_lower_quantile(
         previous_step[todo] = np.abs(step_to - x)
         todo = todo[~done]
     return roots
-
-
-def _real_array(values, name: str) -> np.ndarray:
-    """A float64 copy of ``values``, rejecting non-numeric input."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {array.dtype}.")
-    return np.array(array, dtype=np.float64)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

@@ -404,3 +404,38 @@ def test_non_numeric_points_raise_type_error():
 def test_sample_rejects_non_positive_or_non_integer_counts(n_samples):
     with pytest.raises(ValueError):
         fixed_mixture(1, n_rows=2).sample(n_samples)
+
+
+# ---------------------------------------------------------------- awkward selections
+@pytest.mark.parametrize("target_dim", [1, 2])
+def test_an_empty_selection_is_an_empty_batch_whose_methods_return_empty_arrays(target_dim):
+    empty = fixed_mixture(target_dim)[np.zeros(6, dtype=bool)]
+    trailing = () if target_dim == 1 else (target_dim,)
+    assert len(empty) == 0
+    for values in (empty.mean(), empty.var(), empty.std(), empty.mode(), empty.median(),
+                   empty.ppf(0.3), *empty.interval(0.9)):
+        assert values.shape == (0, *trailing)
+    assert empty.sample(3, random_state=0).shape == (0, 3, *trailing)
+    assert empty.logpdf(np.zeros((0, *trailing))).shape == (0,)
+    assert empty.cdf(np.zeros((0, 4, *trailing))).shape == (0, 4)
+
+
+def test_indexing_with_none_raises_a_clear_index_error():
+    with pytest.raises(IndexError, match="indexed along its rows only"):
+        fixed_mixture(1)[None]
+
+
+def test_std_stays_finite_where_the_variance_overflows():
+    dist = GaussianMixtureDistribution(np.log([[0.5, 0.5]]), np.array([[[-1e160], [1e160]]]),
+                                       np.full((1, 2, 1), 3e155))
+    np.testing.assert_allclose(dist.std(), [np.hypot(1e160, 3e155)], rtol=1e-12)
+    assert dist.var()[0] == np.inf  # honestly beyond float64
+
+
+def test_a_log_density_that_is_not_a_number_raises_instead_of_being_returned(monkeypatch):
+    from skebm.exceptions import NonFiniteOutputError
+
+    dist = fixed_mixture(1, n_rows=3)
+    monkeypatch.setattr(dist, "_logpdf_points", lambda points: np.full(points.shape[:2], np.inf))
+    with pytest.raises(NonFiniteOutputError, match="NaN or \\+inf at 3 of 3"):
+        dist.logpdf(np.zeros(3))

@@ -1,0 +1,140 @@
+"""Documentation shared by the estimators, written once so that it cannot drift.
+
+A class docstring names a shared entry on a line of its own, ``{name}``; the
+decorator :func:`fill_shared_docs` replaces that line with the numpydoc entry
+below, indented as the line was. Lines that follow the placeholder, indented
+deeper, add to the entry's description. The result is an ordinary numpydoc
+docstring.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+__all__ = ["SHARED_ENTRIES", "fill_shared_docs"]
+
+SHARED_ENTRIES = {
+    # ------------------------------------------------------------ parameters
+    "feature_extractor": """\
+feature_extractor : {"auto", "mlp", "cnn", "resnet18"}, callable or nn.Module, default="auto"
+    Network mapping inputs to features h_x. ``"mlp"`` is a two-layer ReLU
+    MLP of width ``hidden_size`` (images are flattened); ``"cnn"`` a small
+    convolutional net (:class:`skebm.nn.ConvExtractor`, 64 features) that
+    trains in minutes on a CPU for 32x32 to 64x64 images; ``"resnet18"``
+    the paper's ResNet-18 backbone (:class:`skebm.nn.ResNet18Extractor`,
+    512 features), randomly initialised unless
+    ``feature_extractor_kwargs={"weights": path_or_state_dict}`` (nothing
+    is downloaded; torchvision is not needed). ``"auto"`` is ``"mlp"`` for
+    tables and ``"cnn"`` for images. A user extractor is an ``nn.Module``
+    subclass or factory, called with ``**feature_extractor_kwargs`` (and
+    ``input_shape``, the shape of one preprocessed input -- ``(n_features,)``
+    or ``(C, H, W)`` -- if it takes an argument of that name), or a module
+    instance, copied at every ``fit``. Its ``forward`` maps a float32 batch
+    ``(batch, *input_shape)`` to ``(batch, features)``; the feature size is
+    read from an ``out_features`` attribute or found by a dry run. Define
+    it at module level so the fitted model can be pickled.""",
+    "feature_extractor_kwargs": """\
+feature_extractor_kwargs : dict, default=None
+    Keyword arguments of the extractor (e.g. ``{"hidden_sizes": (128, 128)}``
+    for ``"mlp"``, ``{"channels": (32, 64, 128)}`` for ``"cnn"``).""",
+    "channel_axis": """\
+channel_axis : {None, 1, -1}, default=None
+    Axis of a 4-D image array ``X`` that holds the channels: ``1`` for
+    ``(n, C, H, W)``, ``-1`` (or ``3``) for ``(n, H, W, C)``. ``None``
+    detects it: the channel axis is whichever of axis 1 and the last axis
+    has size 1, 3 or 4; when both or neither do, the smaller of the two (the
+    last on a tie). Must be ``None`` for ``(n, H, W)`` images. Images are
+    standardised per channel (``uint8`` divided by 255 first) with
+    statistics learned in ``fit``.""",
+    "hidden_size": """\
+hidden_size : int, default=32
+    Width of the hidden layers of the default extractor and of both heads.""",
+    "max_epochs": """\
+max_epochs : int, default=60
+    Passes over the training data.""",
+    "batch_size": """\
+batch_size : int, default=64
+    Rows per minibatch.""",
+    "learning_rate": """\
+learning_rate : float, default=4e-3
+    Initial Adam step size; it decays to zero on a cosine schedule.""",
+    "early_stopping": """\
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the rows and stop when their mean
+    log-likelihood under the predictive distribution has not improved for
+    ``n_iter_no_change`` epochs; the best parameters are restored.""",
+    "validation_fraction": """\
+validation_fraction : float, default=0.1
+    Share of rows held out for early stopping.""",
+    "n_iter_no_change": """\
+n_iter_no_change : int, default=10
+    Patience of early stopping, in epochs.""",
+    "device": """\
+device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
+    Where to train and predict; ``"auto"`` picks CUDA when available.""",
+    "random_state": """\
+random_state : int, RandomState or None, default=None
+    Seeds weight initialisation, shuffling, noise and prediction-time
+    sampling; an int makes ``fit`` and every prediction reproducible.""",
+    "verbose": """\
+verbose : int, default=0
+    Print per-epoch losses (a progress bar if tqdm is installed).""",
+    "warm_start": """\
+warm_start : bool, default=False
+    Continue training the fitted network on the next ``fit`` call. The
+    network, the target scaling and the target range of the first fit are
+    kept, so a warm start raises ``ValueError`` if an architecture parameter
+    (``feature_extractor``, ``feature_extractor_kwargs``, ``hidden_size``,
+    ``n_components``, ``mixed_precision``, ``channel_axis``) changed or if
+    the new targets leave the range the network was built for (the first
+    fit's targets plus a margin of at least one standard deviation); refit
+    with ``warm_start=False`` then.""",
+    "mixed_precision": """\
+mixed_precision : bool, default=False
+    Run the feature extractor under bfloat16 autocast (the heads stay in
+    float32). Meant for CUDA with image extractors, where it roughly halves
+    the extractor's time and memory; on CPUs without bfloat16 support it is
+    usually slower.""",
+    # ------------------------------------------------------------ attributes
+    "n_iter_": """\
+n_iter_ : int
+    Epochs run by the last ``fit``.""",
+    "n_features_in_": """\
+n_features_in_ : int
+    Number of input features (values per image, H * W * C, for images).""",
+    "feature_names_in_": """\
+feature_names_in_ : ndarray of str
+    Input column names, when ``X`` had string column names.""",
+    "input_shape_": """\
+input_shape_ : tuple of int
+    Shape of one input in ``fit``: ``(n_features,)``, or the image shape as
+    passed (``(H, W)``, ``(H, W, C)`` or ``(C, H, W)``). Later inputs must
+    match it.""",
+    "channel_axis_": """\
+channel_axis_ : int or None
+    Channel axis of the 4-D image array in ``fit`` (1 or 3); ``None`` for
+    tables and ``(n, H, W)`` images.""",
+    "device_": """\
+device_ : torch.device
+    Device the network lives on.""",
+}
+
+_PLACEHOLDER = re.compile(r"^(?P<indent>[ ]*)\{(?P<name>\w+)\}$", re.MULTILINE)
+
+
+def fill_shared_docs(cls: type) -> type:
+    """Class decorator: replace each ``{name}`` line of the docstring by its shared entry.
+
+    Raises
+    ------
+    KeyError
+        If a placeholder names no shared entry.
+    """
+
+    def entry(match: re.Match) -> str:
+        return textwrap.indent(SHARED_ENTRIES[match["name"]], match["indent"])
+
+    if cls.__doc__ is not None:  # None under ``python -OO``
+        cls.__doc__ = _PLACEHOLDER.sub(entry, cls.__doc__)
+    return cls

@@ -1,0 +1,259 @@
+"""Behaviour every skebm estimator shares: shapes, accuracy, sklearn citizenship.
+
+Each test runs for both estimators; what only one of them does is tested in
+``test_energy_regressor.py`` and ``test_distilled.py``.
+"""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from helpers import FAST, heteroscedastic
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from skebm import DistilledMDNRegressor, EnergyRegressor
+from skebm.datasets import make_gustafsson2020
+from skebm.metrics import gustafsson2020_kl
+
+ESTIMATORS = {"energy": EnergyRegressor, "distilled": DistilledMDNRegressor}
+# Settings that fit each estimator well enough for the accuracy tests below.
+SETTINGS_1D = {"energy": dict(max_epochs=40), "distilled": dict(max_epochs=30)}
+SETTINGS_2D = {"energy": dict(max_epochs=60), "distilled": dict(max_epochs=40,
+                                                                n_noise_samples=32)}
+SETTINGS_TOY = {"energy": dict(max_epochs=30),
+                "distilled": dict(max_epochs=20, n_noise_samples=32, batch_size=32)}
+
+
+@pytest.fixture(params=sorted(ESTIMATORS))
+def estimator(request):
+    """Each estimator class."""
+    return ESTIMATORS[request.param]
+
+
+@pytest.fixture(scope="module", params=sorted(ESTIMATORS))
+def fitted_1d(request):
+    X, y = heteroscedastic()
+    model = ESTIMATORS[request.param](**SETTINGS_1D[request.param], random_state=0)
+    return model.fit(X, y), X, y
+
+
+@pytest.fixture(scope="module", params=sorted(ESTIMATORS))
+def fitted_2d(request):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3))
+    Y = np.column_stack([X[:, 0], -X[:, 1]]) + 0.3 * rng.normal(size=(300, 2))
+    model = ESTIMATORS[request.param](**SETTINGS_2D[request.param], random_state=0)
+    return model.fit(X, Y), X, Y
+
+
+# ---------------------------------------------------------------- shapes
+def test_predict_shape_follows_target_shape(estimator):
+    X, y = heteroscedastic(100)
+    assert estimator(**FAST).fit(X, y).predict(X).shape == (100,)
+    assert estimator(**FAST).fit(X, y[:, None]).predict(X).shape == (100, 1)
+
+
+def test_two_dimensional_targets_give_matching_shapes(fitted_2d):
+    model, X, Y = fitted_2d
+    assert model.predict(X[:7]).shape == (7, 2)
+    assert model.predict(X[:7], kind="mode").shape == (7, 2)
+    assert model.sample(X[:7], n_samples=11).shape == (7, 11, 2)
+    dist = model.predict_dist(X[:7])
+    assert dist.logpdf(Y[:7]).shape == (7,)
+    assert dist.logpdf(np.repeat(Y[:7, None, :], 5, axis=1)).shape == (7, 5)
+    assert dist.cdf(Y[:7]).shape == (7,)
+    assert dist.ppf(0.3).shape == (7, 2)
+    assert dist.std().shape == (7, 2)
+
+
+def test_outputs_are_float64_numpy(fitted_1d):
+    model, X, y = fitted_1d
+    dist = model.predict_dist(X[:4])
+    for value in (model.predict(X[:4]), model.predict(X[:4], kind="mode"), dist.mean(),
+                  dist.var(), dist.logpdf(y[:4]), dist.cdf(y[:4]), dist.ppf(0.2),
+                  model.sample(X[:4], 3)):
+        assert isinstance(value, np.ndarray) and value.dtype == np.float64
+
+
+# ---------------------------------------------------------------- accuracy
+def test_heteroscedastic_mean_and_spread_match_the_truth(fitted_1d):
+    model, _, _ = fitted_1d
+    # away from the kink of the noise scale at x = 0, which a smooth network rounds off
+    grid = np.concatenate([np.linspace(-1.5, -0.5, 5), np.linspace(0.5, 1.5, 5)])[:, None]
+    dist = model.predict_dist(grid)
+    np.testing.assert_allclose(dist.mean(), 2 * grid[:, 0], atol=0.15)
+    np.testing.assert_allclose(dist.std(), 0.2 + 0.3 * np.abs(grid[:, 0]), rtol=0.25)
+
+
+def test_score_is_the_mean_log_likelihood(fitted_1d):
+    model, X, y = fitted_1d
+    assert model.score(X, y) == pytest.approx(np.mean(model.predict_dist(X).logpdf(y)))
+    # E log N(y; 2x, s(x)^2) with s = 0.2 + 0.3|x|, x ~ U(-2, 2), is -0.658
+    assert -0.76 < model.score(X, y) < -0.5
+
+
+def test_mode_is_at_least_as_likely_as_any_grid_point(fitted_1d):
+    model, X, _ = fitted_1d
+    dist = model.predict_dist(X[:20])
+    mode = model.predict(X[:20], kind="mode")
+    grid = np.linspace(-6, 6, 4001)
+    best_on_grid = dist.logpdf(np.broadcast_to(grid, (20, grid.size))).max(axis=1)
+    # The mixture's mode is exact; the energy's is found by gradient ascent.
+    tolerance = 1e-6 if isinstance(model, DistilledMDNRegressor) else 1e-3
+    assert np.all(dist.logpdf(mode) >= best_on_grid - tolerance)
+    np.testing.assert_allclose(mode, 2 * X[:20, 0], atol=0.5)
+
+
+def test_sample_mean_agrees_with_the_predicted_mean(fitted_1d):
+    model, X, _ = fitted_1d
+    draws = model.sample(X[:50], n_samples=4000)
+    np.testing.assert_allclose(draws.mean(axis=1), model.predict(X[:50]), atol=0.05)
+
+
+def test_mode_works_inside_inference_mode(fitted_1d):
+    model, X, _ = fitted_1d
+    expected = model.predict(X[:3], kind="mode")
+    with torch.inference_mode():
+        np.testing.assert_allclose(model.predict(X[:3], kind="mode"), expected)
+
+
+def test_two_dimensional_targets_are_learned(fitted_2d):
+    model, X, Y = fitted_2d
+    truth = np.column_stack([X[:, 0], -X[:, 1]])
+    assert np.mean((model.predict(X) - truth) ** 2) < 0.1
+    np.testing.assert_allclose(model.predict_dist(X).std().mean(axis=0), 0.3, atol=0.1)
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_short_fit_on_first_toy_set_beats_a_single_gaussian(name):
+    X, y = make_gustafsson2020(1000, random_state=0)
+    model = ESTIMATORS[name](**SETTINGS_TOY[name], random_state=0).fit(X, y)
+    # A Gaussian fitted per x scores about 0.3 here; a broken model far worse.
+    assert gustafsson2020_kl(model, n_grid=256) < 0.15
+
+
+@pytest.mark.slow
+def test_default_model_matches_the_true_density_of_the_first_toy_set(estimator):
+    X, y = make_gustafsson2020(2000, random_state=0)
+    assert gustafsson2020_kl(estimator(random_state=0).fit(X, y), n_grid=512) < 0.06
+
+
+# ---------------------------------------------------------------- sklearn citizenship
+def test_every_method_needs_a_fitted_model(estimator):
+    model, X = estimator(), np.zeros((3, 1))
+    for call in (model.predict, model.predict_dist, lambda X: model.sample(X, 2),
+                 lambda X: model.score(X, np.zeros(3))):
+        with pytest.raises(NotFittedError):
+            call(X)
+
+
+def test_same_random_state_gives_identical_fits_and_predictions(estimator):
+    X, y = heteroscedastic(200)
+    a, b = estimator(**FAST).fit(X, y), estimator(**FAST).fit(X, y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    np.testing.assert_array_equal(a.sample(X, 5), b.sample(X, 5))
+    np.testing.assert_array_equal(a.sample(X, 5), a.sample(X, 5))
+    c = estimator(**{**FAST, "random_state": 1}).fit(X, y)
+    assert not np.allclose(a.predict(X), c.predict(X))
+
+
+def test_pickle_round_trip_keeps_predictions(fitted_1d):
+    model, X, _ = fitted_1d
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X[:10]), model.predict(X[:10]))
+    np.testing.assert_array_equal(restored.sample(X[:10], 4), model.sample(X[:10], 4))
+    assert all(p.device.type == "cpu" for p in restored.module_.parameters())
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_parameters(fitted_1d):
+    model, _, _ = fitted_1d
+    copy = clone(model)
+    assert copy.get_params() == model.get_params()
+    assert not hasattr(copy, "module_")
+
+
+def test_warm_start_continues_training(estimator):
+    X, y = heteroscedastic(200)
+    model = estimator(warm_start=True, **FAST).fit(X, y)
+    before = [p.detach().clone() for p in model.module_.parameters()]
+    model.fit(X, y)
+    after = list(model.module_.parameters())
+    assert [p.shape for p in after] == [p.shape for p in before]
+    assert not all(np.allclose(p.detach(), q) for p, q in zip(after, before))
+    assert [record["epoch"] for record in model.history_] == list(range(1, 7))
+
+
+def test_dataframe_feature_names_are_recorded_and_checked(estimator):
+    X, y = heteroscedastic(100)
+    frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 0] ** 2})
+    model = estimator(**FAST).fit(frame, y)
+    np.testing.assert_array_equal(model.feature_names_in_, ["a", "b"])
+    assert model.n_features_in_ == 2
+
+
+def test_early_stopping_records_validation_scores_and_can_stop_early(estimator):
+    X, y = heteroscedastic(300)
+    model = estimator(early_stopping=True, n_iter_no_change=2, max_epochs=200,
+                      n_noise_samples=16, random_state=0).fit(X, y)
+    assert "validation_score" in model.history_[0]
+    assert model.n_iter_ < 200
+
+
+# ---------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "X, y, message",
+    [
+        (np.array([[np.nan], [1.0], [2.0]]), np.arange(3.0), "NaN"),
+        (np.ones((3, 1)), np.array([1.0, np.inf, 2.0]), "infinity"),
+        (np.ones((3, 1)), np.ones(4), "inconsistent numbers of samples"),
+        (np.ones((1, 1)), np.ones(1), "minimum of 2"),
+        (np.ones((3, 1)), np.ones((3, 1, 1)), "y"),
+    ],
+)
+def test_bad_training_data_raises_value_error(estimator, X, y, message):
+    with pytest.raises(ValueError, match=message):
+        estimator(**FAST).fit(X, y)
+
+
+def test_wrong_feature_count_at_predict_is_reported(fitted_1d):
+    model, _, _ = fitted_1d
+    with pytest.raises(ValueError, match="features"):
+        model.predict(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"n_components": 0}, "n_components"),
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
+def test_invalid_parameters_are_named(estimator, params, name):
+    X, y = heteroscedastic(20)
+    with pytest.raises(ValueError, match=name):
+        estimator(**{**FAST, **params}).fit(X, y)
+
+
+def test_bad_query_shapes_are_reported(fitted_1d):
+    model, X, y = fitted_1d
+    dist = model.predict_dist(X[:5])
+    with pytest.raises(ValueError, match="shape"):
+        dist.logpdf(y[:4])
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        dist.ppf(1.5)
+    with pytest.raises(ValueError, match="n_samples"):
+        model.sample(X[:5], n_samples=0)
+    with pytest.raises(ValueError, match="kind"):
+        model.predict(X[:5], kind="median")
+
+
+def test_mixed_precision_fits_and_predicts_finite_float64(estimator):
+    X, y = heteroscedastic(200)
+    model = estimator(mixed_precision=True, **FAST).fit(X, y)
+    prediction = model.predict(X[:5])
+    assert prediction.dtype == np.float64 and np.all(np.isfinite(prediction))
