@@ -25,10 +25,11 @@ def test_calibration_plot_draws_raw_and_recalibrated_models(tmp_path):
     fixed = RecalibratedRegressor(WrongScaleRegressor(0.5)).fit(X, y)
     hist_ax, curve_ax = plot_calibration(raw, X_test, y_test, recalibrated=fixed)
     raw_curve, fixed_curve = curve_ax.get_lines()[:2]
-    diagonal = raw_curve.get_xdata()
+    levels = raw_curve.get_xdata()
     # the over-confident model's curve leaves the diagonal; the recalibrated one hugs it
-    assert np.max(np.abs(raw_curve.get_ydata() - diagonal)) > 0.06
-    assert np.max(np.abs(fixed_curve.get_ydata() - diagonal)) < 0.04
+    # (mean deviations; calibrated with 1500 points: about 0.01)
+    assert np.mean(np.abs(raw_curve.get_ydata() - levels)) > 0.04
+    assert np.mean(np.abs(fixed_curve.get_ydata() - levels)) < 0.025
     texts = [t.get_text() for t in curve_ax.get_legend().get_texts()]
     assert texts[0].startswith("raw (calibration error") and texts[1].startswith("recalibrated")
     assert len(hist_ax.patches) == 2  # one step histogram per model
