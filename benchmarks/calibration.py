@@ -122,7 +122,7 @@ def main() -> None:
                          *[f"{c:.3f}" for c in result["coverage"]],
                          f"{result['ce']:.4f}", f"{result['nll']:.3f}"])
         after, before = summary["recalibrated"], summary["raw"]
-        off = [lv for lv, c in zip(LEVELS, after["coverage"]) if abs(c - lv) > TOLERANCE]
+        off = [lv for lv, c in zip(LEVELS, after["coverage"]) if abs(c - lv) > TOLERANCE + 1e-9]
         worse = after["nll"] - before["nll"]
         if off or worse > NLL_TOLERANCE:
             failures.append(f"{name}: levels off {off}, NLL change {worse:+.3f}")
