@@ -1,4 +1,4 @@
-"""Plots of predicted conditional distributions.
+"""Plots of predicted conditional distributions and of their calibration.
 
 Needs matplotlib, an optional dependency: ``pip install "skebm[plot]"``.
 Every function draws on a given matplotlib ``Axes`` (or a new figure when
@@ -12,7 +12,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["plot_conditional_density", "plot_prediction_intervals"]
+__all__ = ["plot_calibration", "plot_conditional_density", "plot_prediction_intervals"]
 
 _RANGE_MARGIN = 0.05
 
@@ -202,6 +202,91 @@ def plot_prediction_intervals(
     ax.set_ylabel("y")
     ax.legend(loc="best", fontsize="small")
     return ax
+
+
+def plot_calibration(model, X, y, *, recalibrated=None, n_bins=20, labels=None, axes=None):
+    """PIT histogram and calibration curve on held-out data, raw beside recalibrated.
+
+    The left panel is the histogram of the probability integral transform
+    ``F(y_i | x_i)`` (flat at 1 for a calibrated model; U-shaped for an
+    over-confident one, peaked for an under-confident one). The right panel is
+    the calibration curve: for each nominal level ``p``, the observed fraction
+    of targets below their predicted ``p``-quantile, which a calibrated model
+    keeps on the diagonal. The legend gives each model's calibration error
+    (:func:`skebm.calibration.calibration_error`).
+
+    Parameters
+    ----------
+    model : fitted estimator, Pipeline or ConditionalDistribution
+        The model to diagnose (with ``predict_dist``), or its predicted
+        distributions for ``X``; 1-D targets.
+    X : array-like or None
+        Held-out inputs (None when ``model`` is a distribution).
+    y : array-like of shape (n_samples,)
+        Held-out targets.
+    recalibrated : fitted estimator or ConditionalDistribution, optional
+        A second model drawn beside the first, e.g. a
+        :class:`~skebm.calibration.RecalibratedRegressor`.
+    n_bins : int, default=20
+        Bins of the PIT histogram.
+    labels : tuple of str, optional
+        Legend labels of the models; ``("raw", "recalibrated")`` by default.
+    axes : sequence of two matplotlib Axes, optional
+        Where to draw; a new figure with two panels by default.
+
+    Returns
+    -------
+    ndarray of two matplotlib Axes
+        The histogram and the calibration curve.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skebm.distributions import GaussianMixtureDistribution
+    >>> from skebm.plotting import plot_calibration
+    >>> y = np.random.default_rng(0).normal(size=500)
+    >>> too_narrow = GaussianMixtureDistribution(np.zeros((500, 1)), np.zeros((500, 1, 1)),
+    ...                                          np.full((500, 1, 1), 0.5))
+    >>> hist_ax, curve_ax = plot_calibration(too_narrow, None, y)
+    >>> curve_ax.get_xlabel()
+    'nominal level p'
+    """
+    from skebm.calibration import calibration_error, pit
+
+    pyplot = _pyplot()
+    if isinstance(n_bins, bool) or not isinstance(n_bins, Integral) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    models = [model] if recalibrated is None else [model, recalibrated]
+    labels = list(labels) if labels is not None else ["raw", "recalibrated"][: len(models)]
+    if len(labels) != len(models):
+        raise ValueError(f"labels must name {len(models)} model(s), got {labels!r}.")
+    if axes is None:
+        _, axes = pyplot.subplots(1, 2, figsize=(9, 3.6))
+    hist_ax, curve_ax = axes
+    levels = np.linspace(0.0, 1.0, 201)
+    for index, (current, label) in enumerate(zip(models, labels)):
+        is_model = hasattr(current, "predict_dist") or hasattr(current, "steps")
+        values = pit(current, X if is_model else None, y)
+        if values.ndim != 1:
+            raise ValueError("plot_calibration needs a model of a 1-D target.")
+        name = f"{label} (calibration error {calibration_error(values):.3f})"
+        color = f"C{index}"
+        hist_ax.hist(values, bins=n_bins, range=(0, 1), density=True, histtype="step",
+                     linewidth=1.8, color=color, label=label)
+        observed = np.searchsorted(np.sort(values), levels, side="right") / len(values)
+        curve_ax.plot(levels, observed, color=color, linewidth=1.8, label=name)
+    hist_ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="calibrated")
+    hist_ax.set_xlabel("PIT value F(y | x)")
+    hist_ax.set_ylabel("density")
+    hist_ax.set_xlim(0, 1)
+    hist_ax.legend(loc="upper center", fontsize="small")
+    curve_ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1)
+    curve_ax.set_xlabel("nominal level p")
+    curve_ax.set_ylabel("observed fraction of PIT <= p")
+    curve_ax.set_xlim(0, 1)
+    curve_ax.set_ylim(0, 1)
+    curve_ax.legend(loc="upper left", fontsize="small")
+    return np.asarray([hist_ax, curve_ax], dtype=object)
 
 
 # --------------------------------------------------------------------- helpers

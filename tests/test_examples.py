@@ -68,3 +68,17 @@ def test_image_regression_prints_r2_nll_and_time(tmp_path):
     assert re.search(rf"R\^2\s+{FLOAT}", completed.stdout)
     assert re.search(rf"test NLL\s+{FLOAT}", completed.stdout)
     assert re.search(r"fitted ConvExtractor \+ energy head in \d+ s", completed.stdout)
+
+
+def test_calibration_prints_coverage_before_and_after_and_saves_a_figure(tmp_path):
+    completed = run_example("calibration.py", tmp_path, "--output", str(tmp_path / "c.png"))
+    for name in ["raw", "recalibrated"]:
+        assert re.search(rf"{name}\s+(?:{FLOAT}\s+){{4}}\s*{FLOAT}\s+{FLOAT}", completed.stdout)
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_skpro_benchmark_reports_crps_and_log_loss_of_every_model(tmp_path):
+    pytest.importorskip("skpro")
+    completed = run_example("skpro_benchmark.py", tmp_path)
+    for model in ["skebm EnergyRegressor", "skpro BayesianRidge", "skpro ResidualDouble"]:
+        assert re.search(rf"{re.escape(model)}.*\s{FLOAT}\s+{FLOAT}$", completed.stdout, re.M)

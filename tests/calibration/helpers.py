@@ -1,0 +1,48 @@
+"""A known data-generating density, and a fast model of it with a deliberately wrong scale."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from skebm.distributions import GaussianMixtureDistribution
+
+WEIGHTS = np.array([0.7, 0.3])
+
+
+def true_distribution(X, std_factor=1.0):
+    """y | x ~ 0.7 N(x, (0.2 + 0.2|x|)^2) + 0.3 N(-x, 0.4^2), stds scaled by ``std_factor``."""
+    x = np.asarray(X, dtype=float)[:, 0]
+    n = len(x)
+    means = np.stack([x, -x], axis=1)[:, :, None]
+    stds = np.stack([0.2 + 0.2 * np.abs(x), np.full(n, 0.4)], axis=1)[:, :, None]
+    return GaussianMixtureDistribution(np.log(np.tile(WEIGHTS, (n, 1))), means, std_factor * stds)
+
+
+def sample_data(n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(n, 1))
+    y = true_distribution(X).sample(1, random_state=rng)[:, 0]
+    return X, y
+
+
+class WrongScaleRegressor(RegressorMixin, BaseEstimator):
+    """Predicts the true conditional density with every std multiplied by ``std_factor``.
+
+    Fitting only records the input width: this is a fast stand-in for a
+    mis-calibrated model with a known answer.
+    """
+
+    def __init__(self, std_factor=0.5):
+        self.std_factor = std_factor
+
+    def fit(self, X, y):
+        validate_data(self, X, y)
+        return self
+
+    def predict_dist(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        return true_distribution(X, self.std_factor)
+
+    def predict(self, X):
+        return self.predict_dist(X).mean()
