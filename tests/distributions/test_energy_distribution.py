@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from skebm import EnergyRegressor
+from skebm._quadrature import FineGrid
 from skebm.distributions import ConditionalDistribution, EnergyDistribution
 
 FAST = settings(max_examples=25, deadline=None)
@@ -33,16 +34,28 @@ class GaussianEvaluator:
     def __init__(self, means, stds, offsets):
         self.means, self.stds, self.offsets = means, stds, offsets
         self.n_rows, self.target_dim = means.shape
+        self.target_scale = np.ones(self.target_dim)
 
-    def grid(self, size):
-        low = np.min(self.means - 9.0 * self.stds)
-        high = np.max(self.means + 9.0 * self.stds)
-        return np.linspace(low, high, size)
+    def fine_grid(self):
+        low = np.min(self.means - 12.0 * self.stds)
+        high = np.max(self.means + 12.0 * self.stds)
+        size = 2**15 + 1
+        return FineGrid(low, (high - low) / (size - 1), size, (0, size - 1))
 
-    def log_unnormalized(self, rows, targets):
+    def proposal_components(self, rows):
+        return (np.zeros((len(rows), 1)), self.means[rows, None],
+                PROPOSAL_WIDTH * self.stds[rows, None])
+
+    def log_density(self, rows, targets):
+        """log f at targets ``(r, k, d)`` (or shared ``(1, k, d)``), ``(r, k)``."""
         targets = np.broadcast_to(targets, (len(rows),) + targets.shape[1:])
         log_density = stats.norm.logpdf(targets, self.means[rows, None], self.stds[rows, None])
         return log_density.sum(axis=2) + self.offsets[rows, None]
+
+    def log_unnormalized(self, rows, targets=None, grid_nodes=None):
+        if grid_nodes is not None:
+            targets = self.fine_grid().values(grid_nodes)[..., None]
+        return self.log_density(rows, targets)
 
     def proposal_draws(self, rows, n_samples, seed):
         normals = np.random.default_rng(seed).standard_normal((n_samples, self.target_dim))
@@ -91,8 +104,8 @@ def test_logpdf_is_finite_and_matches_the_gaussian(params, seed):
     expected = stats.norm.logpdf(points, means[:, None], stds[:, None]).sum(axis=2)
     logpdf = dist.logpdf(points[..., 0] if dist.target_dim == 1 else points)
     assert np.all(np.isfinite(logpdf))
-    # Grid quadrature is near-exact in 1-D; importance sampling is not (d > 1).
-    tolerance = 1e-6 if dist.target_dim == 1 else 0.1
+    # Quadrature is accurate to ~1e-4 in 1-D (the documented budget); IS is not (d > 1).
+    tolerance = 1e-4 if dist.target_dim == 1 else 0.1
     np.testing.assert_allclose(logpdf, expected, atol=tolerance)
 
 
@@ -172,7 +185,7 @@ def test_intervals_are_nested_and_contain_the_median(params, narrow, wide):
 def test_moments_match_the_gaussian(params):
     means, stds, _ = params
     dist = energy_distribution(params)
-    tolerance = 1e-6 if dist.target_dim == 1 else 0.1
+    tolerance = 1e-4 if dist.target_dim == 1 else 0.1
     np.testing.assert_allclose(np.atleast_1d(dist.mean()).reshape(means.shape), means,
                                atol=tolerance * stds.max())
     np.testing.assert_allclose(np.atleast_1d(dist.std()).reshape(stds.shape), stds,
@@ -273,12 +286,13 @@ def test_fitted_intervals_are_nested_and_contain_the_median(fitted_dist, narrow,
     assert np.all(median <= high_narrow) and np.all(high_narrow <= high_wide)
 
 
-def test_fitted_density_integrates_to_one_on_the_grid_in_1d(fitted_dist):
+def test_fitted_density_integrates_to_one_in_1d(fitted_dist):
     dist, _ = fitted_dist
     if dist.target_dim > 1:
         pytest.skip("checked for the fake energies in 2-D")
-    span = dist._evaluator.grid(2)  # the span the normaliser integrates over
-    grid = np.linspace(span[0], span[-1], 20001)
+    # A dense, even grid over the whole span: a different rule from the adaptive nodes.
+    fine = dist._evaluator.fine_grid()
+    grid = fine.values(np.arange(fine.size))
     density = dist.pdf(np.broadcast_to(grid, (len(dist), grid.size)))
     np.testing.assert_allclose(np.trapezoid(density, grid, axis=1), 1.0, atol=1e-3)
 
