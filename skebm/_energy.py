@@ -92,8 +92,10 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         Share of rows held out for early stopping.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
-    n_inference_samples : int, default=1024
-        Proposal samples per row for importance sampling at prediction.
+    n_inference_samples : int, default=256
+        Proposal samples per row for importance sampling at prediction, for
+        targets of two or more dimensions (quasi-random draws: 256 match the
+        accuracy of 1024 plain random draws). 1-D targets use quadrature.
     device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
         Where to train and predict; ``"auto"`` picks CUDA when available.
     random_state : int, RandomState or None, default=None
@@ -170,7 +172,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        n_inference_samples=1024,
+        n_inference_samples=256,
         device="auto",
         random_state=None,
         verbose=0,

@@ -21,7 +21,7 @@ from skebm._quadrature import FineGrid
 from skebm.exceptions import NonFiniteOutputError
 from skebm.nn import EnergyModel, MixtureParameters, mixture_log_prob, sample_mixture
 
-__all__ = ["PAIRS_PER_CHUNK", "EnergyEvaluator", "rows_per_chunk"]
+__all__ = ["PAIRS_PER_CHUNK", "EnergyEvaluator", "quasi_random_draws", "rows_per_chunk"]
 
 PAIRS_PER_CHUNK = 2**16
 """Upper bound on (row, target) pairs pushed through the energy head at once.
@@ -244,12 +244,8 @@ class EnergyEvaluator:
         targets : ndarray of shape (r, n_samples, d)
         log_q : ndarray of shape (r, n_samples)
         """
-        power = max(0, int(np.ceil(np.log2(n_samples))))
-        sobol = qmc.Sobol(self.target_dim + 1, scramble=True, seed=int(seed))
-        points = sobol.random_base2(power)[:n_samples]
-        tiny = np.finfo(np.float32).eps
-        normals = ndtri(np.clip(points[:, 1:], tiny, 1.0 - tiny))
-        uniforms = torch.as_tensor(points[:, 0], dtype=torch.float32, device=self.device)
+        uniforms, normals = quasi_random_draws(n_samples, self.target_dim, seed)
+        uniforms = torch.as_tensor(uniforms, dtype=torch.float32, device=self.device)
         normals = torch.as_tensor(normals, dtype=torch.float32, device=self.device)
         with torch.inference_mode():
             mixture = self._mixture_of(rows)
@@ -296,6 +292,21 @@ class EnergyEvaluator:
                         step = torch.where(better, step * 1.2, step * 0.5)
                 out[where] = self._to_user(current.squeeze(1))
         return out
+
+
+def quasi_random_draws(n_samples: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scrambled Sobol base points: uniforms ``(n_samples,)`` and normals ``(n_samples, dim)``.
+
+    The first n_samples points of one scrambled Sobol sequence in ``dim + 1``
+    dimensions (of the next power of two, so that no balance is lost to a
+    partial draw); the last ``dim`` coordinates pass through the inverse
+    normal CDF.
+    """
+    power = max(0, int(np.ceil(np.log2(n_samples))))
+    sobol = qmc.Sobol(dim + 1, scramble=True, seed=int(seed))
+    points = sobol.random_base2(power)[:n_samples]
+    tiny = np.finfo(np.float32).eps
+    return points[:, 0], ndtri(np.clip(points[:, 1:], tiny, 1.0 - tiny))
 
 
 def _check_finite(values: torch.Tensor, part: str) -> None:
