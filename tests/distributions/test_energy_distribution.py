@@ -404,6 +404,16 @@ def test_fitted_density_integrates_to_one_in_1d(fitted_dist):
     np.testing.assert_allclose(np.trapezoid(density, grid, axis=1), 1.0, atol=1e-3)
 
 
+def test_fitted_samples_follow_the_cdf_in_1d(fitted_dist):
+    dist, _ = fitted_dist
+    if dist.target_dim > 1:
+        pytest.skip("1-D samples invert the CDF; d > 1 resamples proposal draws")
+    draws = dist.sample(10_000, random_state=0)
+    for row in range(len(dist)):
+        result = stats.kstest(draws[row], lambda v, row=row: dist[row].cdf(v[None])[0])
+        assert result.pvalue > 1e-4
+
+
 @pytest.mark.parametrize("n_samples", [1, 7])
 def test_fitted_sample_shapes(fitted_dist, n_samples):
     dist, _ = fitted_dist
