@@ -41,7 +41,7 @@ CORE_STRIDE = 256
 POINTS_PER_SD = 2.0
 WINDOW = 5.0
 MIN_COMPONENT_WEIGHT = 1e-3
-TOLERANCE = 5e-3
+TOLERANCE = 1e-2
 _MAX_ROUNDS = 12
 
 
@@ -199,17 +199,24 @@ def adaptive_nodes(
     active = np.arange(len(index))  # rows that may still need refinement
     for _ in range(_MAX_ROUNDS):
         width = count[active].max(initial=1)
-        split = _intervals_to_split(index[active, :width], log_density[active, :width],
-                                    count[active])
-        local, left = np.nonzero(split)
+        excess = _excess_error(index[active, :width], log_density[active, :width],
+                               count[active])
+        local, left = np.nonzero(excess > 1.0)
         if not len(local):
             break
+        # The error falls as h^2: split into the number of pieces (a power of two, at
+        # most the interval's width in fine steps) that brings it under its share.
+        pieces = 2.0 ** np.ceil(0.5 * np.log2(excess[local, left]))
         active, local = np.unique(active[local], return_inverse=True)
-        added = np.bincount(local, minlength=len(active))
         rows_index, rows_density = index[active], log_density[active]
-        middle = (rows_index[local, left] + rows_index[local, left + 1]) // 2
+        start, stop = rows_index[local, left], rows_index[local, left + 1]
+        pieces = np.minimum(pieces, stop - start).astype(np.int64)
+        group = np.repeat(np.arange(len(pieces)), pieces - 1)  # one entry per new node
+        local, start, stop, pieces = (part[group] for part in (local, start, stop, pieces))
+        middle = start + (stop - start) * (_rank_within_runs(group) + 1) // pieces
+        added = np.bincount(local, minlength=len(active))
         new_index = np.full((len(active), added.max()), grid.size, dtype=index.dtype)
-        new_index[local, _rank_within_rows(local)] = middle
+        new_index[local, _rank_within_runs(local)] = middle
         fresh = np.concatenate([np.zeros(rows_index.shape, bool), new_index < grid.size], 1)
         rows_index = np.concatenate([rows_index, new_index], axis=1)
         rows_density = np.concatenate([rows_density, np.zeros(new_index.shape)], axis=1)
@@ -250,7 +257,8 @@ def _initial_nodes(grid, log_weights, means, stds) -> np.ndarray:
 
 def _pad_columns(values: np.ndarray, width: int) -> np.ndarray:
     """Widen ``values (r, k)`` to ``width`` columns by repeating the last column."""
-    return np.pad(values, ((0, 0), (0, width - values.shape[1])), mode="edge")
+    extra = width - values.shape[1]
+    return np.concatenate([values, np.repeat(values[:, -1:], extra, 1)], 1) if extra else values
 
 
 def _on_rows(evaluate, rows: np.ndarray):
@@ -298,8 +306,10 @@ def _log_curvature(index: np.ndarray, log_density: np.ndarray) -> np.ndarray:
     return curvature
 
 
-def _intervals_to_split(index, log_density, count) -> np.ndarray:
-    """Intervals ``(r, K - 1)`` whose estimated quadrature error exceeds their share.
+def _excess_error(index, log_density, count) -> np.ndarray:
+    """Estimated quadrature error of each interval over its share, ``(r, K - 1)``.
+
+    Zero for intervals that cannot be split (one fine step wide).
 
     The rule is exact where log g is linear; its error on an interval of width
     h is about ``mass * h^2 |(log g)''| / 12``, with the curvature estimated by
@@ -313,7 +323,7 @@ def _intervals_to_split(index, log_density, count) -> np.ndarray:
     mass = 0.5 * (density[:, 1:] + density[:, :-1]) * width  # good enough for a criterion
     error = mass * width**2 * bend / 12.0
     allowed = TOLERANCE * mass.sum(axis=1) / count
-    return (width >= 2) & (error > allowed[:, None])
+    return np.where(width >= 2, error / np.maximum(allowed[:, None], 1e-300), 0.0)
 
 
 def _exponential_fraction(rise: np.ndarray, fraction: np.ndarray) -> np.ndarray:
@@ -359,11 +369,11 @@ def _exponential_moments(rise, left, right):
     return tuple(np.where(small, left * s, c) for s, c in zip(series, closed))
 
 
-def _rank_within_rows(rows: np.ndarray) -> np.ndarray:
-    """For sorted row labels, the position of each entry within its row's run."""
-    starts = np.r_[0, np.flatnonzero(np.diff(rows)) + 1]
-    run = np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
-    return np.arange(len(rows)) - run
+def _rank_within_runs(labels: np.ndarray) -> np.ndarray:
+    """For sorted labels, the position of each entry within its run of equal labels."""
+    starts = np.r_[0, np.flatnonzero(np.diff(labels)) + 1]
+    run = np.repeat(starts, np.diff(np.r_[starts, len(labels)]))
+    return np.arange(len(labels)) - run
 
 
 def _searchsorted_rows(sorted_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
