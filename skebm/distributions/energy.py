@@ -27,14 +27,15 @@ class EnergyDistribution(ConditionalDistribution):
 
     How quantities are computed depends on the target dimension d:
 
-    * **d = 1** -- adaptive trapezoid quadrature, per row: nodes where the
-      learned proposal q(y | x) puts its components, plus a coarse grid over
-      the training range and far into the tails (so mass the proposal misses
-      is counted), refined until the estimated quadrature error is below
-      1e-4 of the normaliser (the error budget is in ``skebm._quadrature``).
-      The normaliser, mean, variance, CDF and quantiles all come from these
-      nodes; the CDF is piecewise linear between them, and :meth:`sample`
-      inverts exactly that CDF, so samples follow :meth:`cdf`.
+    * **d = 1** -- adaptive quadrature, per row: nodes where the learned
+      proposal q(y | x) puts its components, plus a coarse grid over the
+      training range and far into the tails (so mass the proposal misses is
+      counted), refined where the estimated error is large, with log f
+      interpolated linearly between nodes (exact where the ReLU network is
+      linear) and a curvature correction. The log normaliser is accurate to
+      about 1e-4 nats (the error budget is in ``skebm._quadrature``). The
+      normaliser, mean, variance, CDF and quantiles all come from these nodes,
+      and :meth:`sample` inverts exactly that CDF, so samples follow :meth:`cdf`.
     * **d > 1** -- self-normalised importance sampling with ``n_samples``
       draws from the proposal (paper eq. 7), ``w_m ∝ exp f(x, y_m) / q(y_m | x)``,
       the draws being randomised quasi-Monte Carlo (scrambled Sobol) points.
