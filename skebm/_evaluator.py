@@ -232,24 +232,33 @@ class EnergyEvaluator:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Quasi-random samples from the proposal with their log densities, in user units.
 
-        The base points are one scrambled Sobol sequence in d + 1 dimensions
-        (randomised quasi-Monte Carlo): the first coordinate picks the mixture
-        component (so components get their share of points almost exactly),
-        the others become normal draws by the inverse normal CDF. They depend
-        on ``seed`` only, not on ``rows``, so any chunking of the rows gives
-        identical draws per row (common random numbers).
+        Stratified by component: draw m goes to the component whose share of
+        the cumulative weights holds ``(m + u) / n_samples`` (one random shift
+        u), so each component gets its share of the draws up to one, and the
+        draws of a component take the first points, in order, of one scrambled
+        Sobol sequence mapped to normals (randomised quasi-Monte Carlo). The
+        base points depend on ``seed`` only, not on ``rows``, so any chunking of
+        the rows gives identical draws per row (common random numbers).
 
         Returns
         -------
         targets : ndarray of shape (r, n_samples, d)
         log_q : ndarray of shape (r, n_samples)
         """
-        uniforms, normals = quasi_random_draws(n_samples, self.target_dim, seed)
-        uniforms = torch.as_tensor(uniforms, dtype=torch.float32, device=self.device)
+        shift, normals = quasi_random_draws(n_samples, self.target_dim, seed)
+        uniforms = (torch.arange(n_samples, dtype=torch.float64) + shift) / n_samples
+        uniforms = uniforms.float().to(self.device)
         normals = torch.as_tensor(normals, dtype=torch.float32, device=self.device)
         with torch.inference_mode():
             mixture = self._mixture_of(rows)
-            samples = sample_mixture(mixture, uniforms, normals)
+            # The component of each draw, as sample_mixture chooses it; non-decreasing.
+            cumulative = torch.cumsum(torch.exp(mixture.log_weights), dim=-1).contiguous()
+            component = torch.searchsorted(
+                cumulative, uniforms.expand(len(rows), n_samples).contiguous()
+            ).clamp_(max=cumulative.shape[-1] - 1)
+            first_of_block = torch.searchsorted(component, component)
+            position = torch.arange(n_samples, device=self.device) - first_of_block
+            samples = sample_mixture(mixture, uniforms, normals[position])
             log_q = mixture_log_prob(mixture, samples)
         return self._to_user(samples), log_q.double().cpu().numpy() - self.log_jacobian
 
@@ -294,19 +303,19 @@ class EnergyEvaluator:
         return out
 
 
-def quasi_random_draws(n_samples: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Scrambled Sobol base points: uniforms ``(n_samples,)`` and normals ``(n_samples, dim)``.
+def quasi_random_draws(n_samples: int, dim: int, seed: int) -> tuple[float, np.ndarray]:
+    """A random shift in [0, 1) and scrambled Sobol normals ``(n_samples, dim)``.
 
-    The first n_samples points of one scrambled Sobol sequence in ``dim + 1``
-    dimensions (of the next power of two, so that no balance is lost to a
-    partial draw); the last ``dim`` coordinates pass through the inverse
-    normal CDF.
+    The normals are the first ``n_samples`` points of one scrambled Sobol
+    sequence in ``dim`` dimensions (drawn to the next power of two, so that no
+    balance is lost to a partial draw) through the inverse normal CDF.
     """
     power = max(0, int(np.ceil(np.log2(n_samples))))
-    sobol = qmc.Sobol(dim + 1, scramble=True, seed=int(seed))
+    sobol = qmc.Sobol(dim, scramble=True, seed=int(seed))
     points = sobol.random_base2(power)[:n_samples]
     tiny = np.finfo(np.float32).eps
-    return points[:, 0], ndtri(np.clip(points[:, 1:], tiny, 1.0 - tiny))
+    shift = float(np.random.default_rng(int(seed)).random())
+    return shift, ndtri(np.clip(points, tiny, 1.0 - tiny))
 
 
 def _check_finite(values: torch.Tensor, part: str) -> None:

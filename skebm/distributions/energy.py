@@ -38,7 +38,8 @@ class EnergyDistribution(ConditionalDistribution):
       and :meth:`sample` inverts exactly that CDF, so samples follow :meth:`cdf`.
     * **d > 1** -- self-normalised importance sampling with ``n_samples``
       draws from the proposal (paper eq. 7), ``w_m ∝ exp f(x, y_m) / q(y_m | x)``,
-      the draws being randomised quasi-Monte Carlo (scrambled Sobol) points.
+      the draws stratified by mixture component and randomised quasi-Monte
+      Carlo (scrambled Sobol) within each.
       The normaliser, moments, joint CDF and marginal quantiles are
       Monte-Carlo estimates whose accuracy grows with ``n_samples`` and with
       how well q covers p; :meth:`sample` resamples the draws by their weights
