@@ -60,8 +60,10 @@ class EnergyRegressor(BaseProbabilisticRegressor):
     {early_stopping}
     {validation_fraction}
     {n_iter_no_change}
-    n_inference_samples : int, default=1024
-        Proposal samples per row for importance sampling at prediction.
+    n_inference_samples : int, default=256
+        Proposal samples per row for importance sampling at prediction, for
+        targets of two or more dimensions (quasi-random draws: 256 match the
+        accuracy of 1024 plain random draws). 1-D targets use quadrature.
     {device}
     {random_state}
     {verbose}
@@ -120,7 +122,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        n_inference_samples=1024,
+        n_inference_samples=256,
         device="auto",
         random_state=None,
         verbose=0,
