@@ -21,7 +21,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from skebm._inputs import input_scaler, validate_inputs
+from skebm._augmentation import AUGMENTATIONS, augmented_loss
+from skebm._batches import InputBatches
+from skebm._inputs import input_scaler, model_inputs, validate_inputs
 from skebm._preprocessing import Standardizer
 from skebm._training import TrainingConfig, train
 from skebm.distributions import ConditionalDistribution
@@ -57,6 +59,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "mixed_precision": ["boolean"],
+        "augmentation": [None, StrOptions(AUGMENTATIONS)],
     }
 
     # ------------------------------------------------------------ hooks
@@ -131,7 +134,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         seeds = check_random_state(self.random_state).randint(_SEED_BOUND, size=3)
         self._inference_seed = int(seeds[2])
         self.device_ = _resolve_device(self.device)
-        inputs = self._input_scaler.transform(X)
+        inputs = model_inputs(self._input_scaler, X)
         standard_targets = torch.from_numpy(
             ((targets - self._target_scaler.mean) / self._target_scaler.scale).astype(np.float32)
         )
@@ -154,7 +157,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         ]
         return self
 
-    def _train(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int) -> list[dict]:
+    def _train(self, inputs: InputBatches, targets: torch.Tensor, seed: int) -> list[dict]:
         generator = torch.Generator().manual_seed(seed)
         device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         validation_score, n_iter_no_change = None, None
@@ -168,8 +171,12 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             n_iter_no_change=n_iter_no_change,
             verbose=self.verbose,
         )
-        return train(self.module_, self._batch_loss(self.module_, device_generator), inputs,
-                     targets, config, generator, self.device_, validation_score)
+        batch_loss = self._batch_loss(self.module_, device_generator)
+        if self.augmentation is not None:
+            augmentation_generator = torch.Generator(device=self.device_).manual_seed(seed + 3)
+            batch_loss = augmented_loss(batch_loss, self.augmentation, augmentation_generator)
+        return train(self.module_, batch_loss, inputs, targets, config, generator, self.device_,
+                     validation_score)
 
     def _split_validation(self, inputs, targets, generator):
         n_rows = inputs.shape[0]
@@ -194,11 +201,11 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """Hook for checks that need more than ``_parameter_constraints``."""
 
     # ------------------------------------------------------------ predict
-    def _prepare_inputs(self, X) -> torch.Tensor:
+    def _prepare_inputs(self, X) -> InputBatches:
         check_is_fitted(self)
         X = validate_inputs(self, X, reset=False)
         self._use_inference_device()
-        return self._input_scaler.transform(X)
+        return model_inputs(self._input_scaler, X)
 
     def predict_dist(self, X) -> ConditionalDistribution:
         """Predictive distributions p(y | x), one per row of ``X``.

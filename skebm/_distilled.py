@@ -9,6 +9,7 @@ import torch
 from sklearn.utils._param_validation import Interval, Options
 
 from skebm._base import _GLOBAL_SEED_LOCK, BaseProbabilisticRegressor
+from skebm._batches import InputBatches
 from skebm.distributions import GaussianMixtureDistribution
 from skebm.losses import distillation_loss, mixture_nll, nce_loss
 from skebm.nn import (
@@ -20,8 +21,6 @@ from skebm.nn import (
 )
 
 __all__ = ["DistilledMDNRegressor"]
-
-_ROWS_PER_CHUNK = 4096
 
 
 class DistilledMDNRegressor(BaseProbabilisticRegressor):
@@ -53,6 +52,10 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     channel_axis : {None, 1, -1}, default=None
         Channel axis of a 4-D image array ``X``, as for
         :class:`~skebm.EnergyRegressor`; ``None`` detects it.
+    augmentation : {None, "flip", "crop", "flip+crop"}, default=None
+        Random flips and/or shifts of every training batch of images, as for
+        :class:`~skebm.EnergyRegressor`; only for targets that do not change
+        under them.
     n_components : int, default=4
         Mixture components K.
     teacher_weight : float, default=0.5
@@ -151,6 +154,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         feature_extractor="auto",
         feature_extractor_kwargs=None,
         channel_axis=None,
+        augmentation=None,
         n_components=4,
         teacher_weight=0.5,
         n_noise_samples=64,
@@ -171,6 +175,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         self.feature_extractor = feature_extractor
         self.feature_extractor_kwargs = feature_extractor_kwargs
         self.channel_axis = channel_axis
+        self.augmentation = augmentation
         self.n_components = n_components
         self.teacher_weight = teacher_weight
         self.n_noise_samples = n_noise_samples
@@ -250,12 +255,11 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         return batch_loss
 
     # ------------------------------------------------------------ prediction
-    def _distribution(self, inputs: torch.Tensor) -> GaussianMixtureDistribution:
+    def _distribution(self, inputs: InputBatches) -> GaussianMixtureDistribution:
         student = self.module_.student
         chunks = []
         with torch.inference_mode():
-            for start in range(0, inputs.shape[0], _ROWS_PER_CHUNK):
-                batch = inputs[start : start + _ROWS_PER_CHUNK].to(self.device_)
+            for batch in inputs.chunks(self.device_):
                 chunks.append([part.double().cpu() for part in student(batch)])
         log_weights, means, log_stds = (torch.cat(parts).numpy() for parts in zip(*chunks))
         scaler = self._target_scaler

@@ -9,6 +9,7 @@ import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from skebm._base import BaseProbabilisticRegressor
+from skebm._batches import InputBatches
 from skebm._evaluator import EnergyEvaluator
 from skebm.distributions import EnergyDistribution
 from skebm.losses import nce_loss, proposal_kl_loss
@@ -62,6 +63,16 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         last on a tie). Must be ``None`` for ``(n, H, W)`` images. Images are
         standardised per channel (``uint8`` divided by 255 first) with
         statistics learned in ``fit``.
+    augmentation : {None, "flip", "crop", "flip+crop"}, default=None
+        Random changes to every training batch of images, drawn on the device
+        and seeded by ``random_state``; predictions see the images unchanged.
+        ``"flip"`` mirrors each image left-right with probability 1/2,
+        ``"crop"`` shifts it by up to an eighth of its shorter side (padding
+        with the channel mean), ``"flip+crop"`` does both. It helps when the
+        target stays the same under these changes (counts, areas, age) and
+        training images are few; it hurts when the target depends on
+        orientation or position (steering angle, head pose, where an object
+        is). Images only.
     noise : {"mdn", "gaussian"}, default="mdn"
         NCE noise distribution. ``"mdn"`` uses the learned proposal q(y | x).
         ``"gaussian"`` is the earlier baseline
@@ -159,6 +170,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         feature_extractor="auto",
         feature_extractor_kwargs=None,
         channel_axis=None,
+        augmentation=None,
         noise="mdn",
         sigmas=None,
         n_components=4,
@@ -180,6 +192,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         self.feature_extractor = feature_extractor
         self.feature_extractor_kwargs = feature_extractor_kwargs
         self.channel_axis = channel_axis
+        self.augmentation = augmentation
         self.noise = noise
         self.sigmas = sigmas
         self.n_components = n_components
@@ -251,7 +264,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
 
         return batch_loss
 
-    def _distribution(self, inputs: torch.Tensor) -> EnergyDistribution:
+    def _distribution(self, inputs: InputBatches) -> EnergyDistribution:
         evaluator = EnergyEvaluator(
             self.module_, inputs, self._target_scaler.mean, self._target_scaler.scale,
             self._grid_bounds, self.device_,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from skebm._batches import InputBatches
 from skebm.nn import EnergyModel, MixtureParameters, mixture_log_prob, sample_mixture
 
 __all__ = ["PAIRS_PER_CHUNK", "EnergyEvaluator"]
@@ -36,8 +37,8 @@ class EnergyEvaluator:
     ----------
     model : EnergyModel
         Fitted network, in eval mode.
-    inputs : Tensor
-        Preprocessed inputs on the CPU, ``(n, ...)``.
+    inputs : InputBatches
+        Model inputs of the ``n`` rows, converted chunk by chunk on ``device``.
     target_mean, target_scale : ndarray of shape (d,)
         The affine map from standardised to user target units.
     grid_bounds : tuple of float
@@ -45,15 +46,14 @@ class EnergyEvaluator:
     device : torch.device
         Where to run the network.
     rows_per_chunk : int, optional
-        Rows pushed through the feature extractor at once; by default as many
-        as keep one chunk of inputs near 16 MB (at most 4096), which bounds the
-        extractor's activations for large images.
+        Rows pushed through the feature extractor at once; by default the
+        shared policy of :func:`skebm._chunking.rows_per_chunk`.
     """
 
     def __init__(
         self,
         model: EnergyModel,
-        inputs: torch.Tensor,
+        inputs: InputBatches,
         target_mean: np.ndarray,
         target_scale: np.ndarray,
         grid_bounds: tuple[float, float],
@@ -71,11 +71,7 @@ class EnergyEvaluator:
         self.base_std = float(model.energy_head.base_precision) ** -0.5
         projections, mixtures = [], []
         with torch.inference_mode():
-            if rows_per_chunk is None:
-                row_size = max(1, inputs[:1].numel())
-                rows_per_chunk = int(min(4096, max(1, 2**22 // row_size)))
-            for start in range(0, self.n_rows, rows_per_chunk):
-                batch = inputs[start : start + rows_per_chunk].to(device, non_blocking=True)
+            for batch in inputs.chunks(device, rows_per_chunk):
                 features = model.features(batch)
                 projections.append(model.energy_head.project_inputs(features).cpu())
                 mixtures.append([p.cpu() for p in model.proposal(features)])
