@@ -154,3 +154,17 @@ def test_a_nan_in_a_late_block_is_found(monkeypatch):
     X[-1, 5, 5, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         EnergyRegressor(max_epochs=1).fit(X, y)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_memmap_batches_are_converted_and_augmented_on_cuda(tmp_path):
+    X, y = blob_images()
+    stored = as_memmap(X, tmp_path)
+    images = np.moveaxis(stored, -1, 1)
+    inputs = model_inputs(ImageStandardizer(images), images)
+    batch = inputs.take([3, 1], torch.device("cuda"))
+    assert batch.is_cuda and batch.dtype == torch.float32
+    torch.testing.assert_close(batch.cpu(), inputs.take([3, 1], CPU))
+    model = EnergyRegressor(device="cuda", augmentation="flip+crop", n_inference_samples=32,
+                            **SMALL).fit(stored, y)
+    assert np.all(np.isfinite(model.predict(stored)))
