@@ -49,10 +49,11 @@ class ImageStandardizer:
     with the mean and standard deviation of that channel over all training
     images and pixels. A constant channel keeps a scale of 1.
 
-    The statistics are streamed: blocks of images are read one at a time and
-    their per-channel means and sums of squared deviations merged (Chan, Golub
-    & LeVeque's pairwise update), so a memmap is read once and never held in
-    memory as a whole.
+    The statistics are streamed: blocks of images are read one at a time, so a
+    memmap is read once and never held in memory as a whole. ``uint8`` blocks
+    add up counts of the 256 values (exact, and cheap); other dtypes merge
+    per-block means and sums of squared deviations (Chan, Golub & LeVeque's
+    pairwise update).
 
     Parameters
     ----------
@@ -70,23 +71,10 @@ class ImageStandardizer:
 
     def __init__(self, images: np.ndarray) -> None:
         self.value_scale = 255.0 if images.dtype == np.uint8 else 1.0
-        channels = images.shape[1]
-        count, mean, squares = 0, np.zeros(channels), np.zeros(channels)
-        peak = np.zeros(channels)
-        for block in image_blocks(images):
-            values = block.astype(np.float64) / self.value_scale
-            block_count = values.size // channels
-            block_mean = values.mean(axis=(0, 2, 3))
-            peak = np.maximum.reduce([peak, values.max(axis=(0, 2, 3)),
-                                      -values.min(axis=(0, 2, 3))])
-            values -= block_mean[:, None, None]
-            block_squares = np.einsum("nchw,nchw->c", values, values)
-            total = count + block_count
-            delta = block_mean - mean
-            mean = mean + delta * (block_count / total)
-            squares = squares + block_squares + delta**2 * (count * block_count / total)
-            count = total
-        scale = np.sqrt(squares / count)
+        if images.dtype == np.uint8:
+            mean, scale, peak = _uint8_statistics(images)
+        else:
+            mean, scale, peak = _float_statistics(images)
         tiny = np.finfo(np.float64).eps * peak * 10.0  # rounding noise of a constant channel
         self.mean = mean
         self.scale = np.where(scale > tiny, scale, 1.0)
@@ -114,3 +102,39 @@ def image_blocks(images: np.ndarray):
     size = max(1, _VALUES_PER_BLOCK // values_per_image)
     for start in range(0, images.shape[0], size):
         yield images[start : start + size]
+
+
+def _float_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel mean, standard deviation and largest magnitude, streamed over blocks."""
+    channels = images.shape[1]
+    count, mean, squares = 0, np.zeros(channels), np.zeros(channels)
+    peak = np.zeros(channels)
+    for block in image_blocks(images):
+        values = block.astype(np.float64)
+        block_count = values.size // channels
+        block_mean = values.mean(axis=(0, 2, 3))
+        peak = np.maximum.reduce([peak, values.max(axis=(0, 2, 3)),
+                                  -values.min(axis=(0, 2, 3))])
+        values -= block_mean[:, None, None]
+        block_squares = np.einsum("nchw,nchw->c", values, values)
+        total = count + block_count
+        delta = block_mean - mean
+        mean = mean + delta * (block_count / total)
+        squares = squares + block_squares + delta**2 * (count * block_count / total)
+        count = total
+    return mean, np.sqrt(squares / count), peak
+
+
+def _uint8_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`_float_statistics` for ``images / 255``, exactly, from value counts."""
+    channels = images.shape[1]
+    counts = np.zeros((channels, 256), dtype=np.int64)
+    for block in image_blocks(images):
+        for channel in range(channels):
+            counts[channel] += np.bincount(block[:, channel].ravel(), minlength=256)
+    levels = np.arange(256) / 255.0
+    total = counts.sum(axis=1)
+    mean = counts @ levels / total
+    variance = (counts * np.square(levels - mean[:, None])).sum(axis=1) / total
+    peak = np.array([levels[np.flatnonzero(row)[-1]] for row in counts])
+    return mean, np.sqrt(variance), peak
