@@ -21,7 +21,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skebm._inputs import input_scaler, validate_inputs
+from skebm._augmentation import AUGMENTATIONS, augmented_loss
+from skebm._batches import InputBatches
+from skebm._inputs import input_scaler, model_inputs, validate_inputs
 from skebm._preprocessing import Standardizer
 from skebm._training import TrainingConfig, train
 from skebm._validation import as_float_array, check_sample_weight
@@ -62,6 +64,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "mixed_precision": ["boolean"],
+        "augmentation": [None, StrOptions(AUGMENTATIONS)],
     }
 
     def _store_params(self, arguments: dict) -> None:
@@ -160,7 +163,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         seeds = check_random_state(self.random_state).randint(_SEED_BOUND, size=3)
         self._inference_seed = int(seeds[2])
         self.device_ = _resolve_device(self.device)
-        inputs = self._input_scaler.transform(X)
+        inputs = model_inputs(self._input_scaler, X)
         standard_targets = torch.from_numpy(
             ((targets - self._target_scaler.mean) / self._target_scaler.scale).astype(np.float32)
         )
@@ -219,7 +222,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
                 "represent them. Set warm_start=False to fit on the new range."
             )
 
-    def _train(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int) -> list[dict]:
+    def _train(self, inputs: InputBatches, targets: torch.Tensor, seed: int) -> list[dict]:
         generator = torch.Generator().manual_seed(seed)
         device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         validation_score, n_iter_no_change = None, None
@@ -233,8 +236,12 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             n_iter_no_change=n_iter_no_change,
             verbose=self.verbose,
         )
-        return train(self.module_, self._batch_loss(self.module_, device_generator), inputs,
-                     targets, config, generator, self.device_, validation_score)
+        batch_loss = self._batch_loss(self.module_, device_generator)
+        if self.augmentation is not None:
+            augmentation_generator = torch.Generator(device=self.device_).manual_seed(seed + 3)
+            batch_loss = augmented_loss(batch_loss, self.augmentation, augmentation_generator)
+        return train(self.module_, batch_loss, inputs, targets, config, generator, self.device_,
+                     validation_score)
 
     def _batch_loss(self, module: torch.nn.Module, generator: torch.Generator):
         """``(inputs, targets) -> (loss, parts)`` for one standardised minibatch."""
@@ -280,7 +287,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         fitted = self._shallow_copy()
         X = validate_inputs(fitted, X, reset=False)
         fitted._use_inference_device()
-        return fitted, fitted._distribution(fitted._input_scaler.transform(X))
+        return fitted, fitted._distribution(model_inputs(fitted._input_scaler, X))
 
     def predict_dist(self, X) -> ConditionalDistribution:
         """Predictive distributions p(y | x), one per row of ``X``.

@@ -10,6 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, Options
 
 from skebm._base import _GLOBAL_SEED_LOCK, BaseProbabilisticRegressor
+from skebm._batches import InputBatches
 from skebm._docs import fill_shared_docs
 from skebm.distributions import GaussianMixtureDistribution
 from skebm.exceptions import NonFiniteOutputError
@@ -17,8 +18,6 @@ from skebm.nn import DistilledMixtureModel, EnergyNetwork, MixtureDensityNetwork
 from skebm.objectives import distillation_objective, mixture_likelihood_objective
 
 __all__ = ["DistilledMDNRegressor"]
-
-_ROWS_PER_CHUNK = 4096
 
 
 @fill_shared_docs
@@ -43,6 +42,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         called once per network and must return a new module every time.
     {feature_extractor_kwargs}
     {channel_axis}
+    {augmentation}
     n_components : int, default=4
         Mixture components K.
     teacher_weight : float, default=0.5
@@ -117,6 +117,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         feature_extractor="auto",
         feature_extractor_kwargs=None,
         channel_axis=None,
+        augmentation=None,
         n_components=4,
         teacher_weight=0.5,
         n_noise_samples=64,
@@ -182,12 +183,11 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
                        teacher_weight=float(self.teacher_weight))
 
     # ------------------------------------------------------------ prediction
-    def _distribution(self, inputs: torch.Tensor) -> GaussianMixtureDistribution:
+    def _distribution(self, inputs: InputBatches) -> GaussianMixtureDistribution:
         student = self.module_.student
         chunks = []
         with torch.inference_mode():
-            for start in range(0, inputs.shape[0], _ROWS_PER_CHUNK):
-                batch = inputs[start : start + _ROWS_PER_CHUNK].to(self.device_)
+            for batch in inputs.chunks(self.device_):
                 chunks.append([part.double().cpu() for part in student(batch)])
         log_weights, means, log_stds = (torch.cat(parts).numpy() for parts in zip(*chunks))
         scaler = self._target_scaler
@@ -201,11 +201,11 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         return GaussianMixtureDistribution(log_weights, means, stds)
 
 
-def _non_finite_message(bad_rows: np.ndarray, inputs: torch.Tensor) -> str:
+def _non_finite_message(bad_rows: np.ndarray, inputs: InputBatches) -> str:
     """Name the rows whose mixture is not finite, and the likely cause."""
-    where = f"{len(bad_rows)} of {inputs.shape[0]} rows (first: row {bad_rows[0]})"
+    where = f"{len(bad_rows)} of {len(inputs)} rows (first: row {bad_rows[0]})"
     head = f"The mixture density network returned NaN or infinity for {where}. "
-    if not torch.isfinite(inputs[torch.as_tensor(bad_rows)]).all():
+    if not torch.isfinite(inputs.take(bad_rows, torch.device("cpu"))).all():
         return head + (
             "Their inputs overflow after standardisation (float32): they lie far outside "
             "the range seen in fit."

@@ -47,6 +47,17 @@ channel_axis : {None, 1, -1}, default=None
     last on a tie). Must be ``None`` for ``(n, H, W)`` images. Images are
     standardised per channel (``uint8`` divided by 255 first) with
     statistics learned in ``fit``.""",
+    "augmentation": """\
+augmentation : {None, "flip", "crop", "flip+crop"}, default=None
+    Random changes to every training batch of images, drawn on the device
+    and seeded by ``random_state``; predictions see the images unchanged.
+    ``"flip"`` mirrors each image left-right with probability 1/2,
+    ``"crop"`` shifts it by up to an eighth of its shorter side (padding
+    with the channel mean), ``"flip+crop"`` does both. It helps when the
+    target stays the same under these changes (counts, areas, age) and
+    training images are few; it hurts when the target depends on
+    orientation or position (steering angle, head pose, where an object
+    is). Images only.""",
     "hidden_size": """\
 hidden_size : int, default=32
     Width of the hidden layers of the default extractor and of both heads.""",

@@ -10,6 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from skebm._base import BaseProbabilisticRegressor
+from skebm._batches import InputBatches
 from skebm._docs import fill_shared_docs
 from skebm._evaluator import EnergyEvaluator
 from skebm.distributions import EnergyDistribution
@@ -39,6 +40,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
     {feature_extractor}
     {feature_extractor_kwargs}
     {channel_axis}
+    {augmentation}
     noise : {"mdn", "gaussian"}, default="mdn"
         NCE noise distribution. ``"mdn"`` uses the learned proposal q(y | x).
         ``"gaussian"`` is the earlier baseline
@@ -111,6 +113,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         feature_extractor="auto",
         feature_extractor_kwargs=None,
         channel_axis=None,
+        augmentation=None,
         noise="mdn",
         sigmas=None,
         n_components=4,
@@ -161,7 +164,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         return partial(gaussian_noise_objective, n_noise_samples=self.n_noise_samples,
                        sigmas=self._noise_sigmas(device))
 
-    def _distribution(self, inputs: torch.Tensor) -> EnergyDistribution:
+    def _distribution(self, inputs: InputBatches) -> EnergyDistribution:
         evaluator = EnergyEvaluator(
             self.module_, inputs, self._target_scaler.mean, self._target_scaler.scale,
             self._grid_bounds, self.device_,

@@ -17,37 +17,19 @@ import torch
 from scipy.special import ndtri
 from scipy.stats import qmc
 
+from skebm._batches import InputBatches, as_batches
+from skebm._chunking import rows_per_point_chunk
 from skebm._quadrature import FineGrid
 from skebm.exceptions import NonFiniteOutputError
 from skebm.nn import EnergyModel, MixtureParameters, mixture_log_prob, sample_mixture
 
-__all__ = ["PAIRS_PER_CHUNK", "EnergyEvaluator", "quasi_random_draws", "rows_per_chunk"]
-
-PAIRS_PER_CHUNK = 2**16
-"""Upper bound on (row, target) pairs pushed through the energy head at once.
-
-Small enough that a chunk's activations stay in the CPU caches (measured 2x
-faster than 2**18 at hidden size 32), large enough to amortise per-call costs.
-"""
-
-VALUES_PER_CHUNK = 2**20
-"""Upper bound on (row, point) values a distribution holds in NumPy per chunk of rows."""
+__all__ = ["EnergyEvaluator", "quasi_random_draws"]
 
 _MODE_STEPS = 60
 _TAIL_REACH = 6.0  # the 1-D grid reaches this many base-measure standard deviations
 _FINE_GRID_SIZE = 2**15 + 1
 _STANDARD_TARGET_LIMIT = 1e15
 """Largest standardised target magnitude passed to the network (float32-safe)."""
-
-
-def rows_per_chunk(points_per_row: int, budget: int | None = None) -> int:
-    """Rows per chunk so that rows x ``points_per_row`` stays within ``budget`` pairs.
-
-    The one chunk-sizing rule of prediction; ``budget`` defaults to
-    :data:`PAIRS_PER_CHUNK` (read at call time, so tests can shrink it).
-    """
-    budget = PAIRS_PER_CHUNK if budget is None else budget
-    return max(1, budget // max(int(points_per_row), 1))
 
 
 class EnergyEvaluator:
@@ -57,8 +39,9 @@ class EnergyEvaluator:
     ----------
     model : EnergyModel
         Fitted network, in eval mode. Only the energy head is kept (a copy).
-    inputs : Tensor
-        Preprocessed inputs on the CPU, ``(n, ...)``.
+    inputs : InputBatches or Tensor
+        Model inputs of the ``n`` rows, converted chunk by chunk on ``device``
+        (a tensor is taken as ready model inputs).
     target_mean, target_scale : ndarray of shape (d,)
         The affine map from standardised to user target units.
     grid_bounds : tuple of float
@@ -67,9 +50,8 @@ class EnergyEvaluator:
     device : torch.device
         Where to run the network.
     rows_per_chunk : int, optional
-        Rows pushed through the feature extractor at once; by default as many
-        as keep one chunk of inputs near 16 MB (at most 4096), which bounds the
-        extractor's activations for large images.
+        Rows pushed through the feature extractor at once; by default the
+        shared policy of :func:`skebm._chunking.rows_per_chunk`.
 
     Raises
     ------
@@ -81,7 +63,7 @@ class EnergyEvaluator:
     def __init__(
         self,
         model: EnergyModel,
-        inputs: torch.Tensor,
+        inputs: InputBatches | torch.Tensor,
         target_mean: np.ndarray,
         target_scale: np.ndarray,
         grid_bounds: tuple[float, float],
@@ -101,12 +83,7 @@ class EnergyEvaluator:
         self._grid_embedding: torch.Tensor | None = None
         projections, mixtures = [], []
         with torch.inference_mode():
-            if rows_per_chunk is None:
-                row_size = max(1, inputs[:1].numel())
-                rows_per_chunk = int(min(4096, max(1, 2**22 // row_size)))
-            # At least one (possibly empty) chunk, so that zero rows give empty parts.
-            for start in range(0, max(self.n_rows, 1), rows_per_chunk):
-                batch = inputs[start : start + rows_per_chunk].to(device, non_blocking=True)
+            for batch in as_batches(inputs).chunks(device, rows_per_chunk):
                 features = model.features(batch)
                 _check_finite(features, "the feature extractor")
                 projection = self.head.project_inputs(features)
@@ -208,7 +185,7 @@ class EnergyEvaluator:
             n_points = targets.shape[1]
         shared = targets is not None and targets.shape[0] == 1
         out = np.empty((len(rows), n_points))
-        size = rows_per_chunk(n_points)
+        size = rows_per_point_chunk(n_points)
         with torch.inference_mode():
             if shared:  # one embedding of the shared targets serves every row
                 standard = self._to_standard(targets)
@@ -279,7 +256,7 @@ class EnergyEvaluator:
         """
         out = np.empty_like(starts)
         head = self.head
-        size = rows_per_chunk(_MODE_STEPS)
+        size = rows_per_point_chunk(_MODE_STEPS)
         # Gradients are needed even when the caller runs under torch.inference_mode().
         with torch.inference_mode(False):
             for begin in range(0, len(rows), size):

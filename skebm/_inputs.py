@@ -19,8 +19,10 @@ do, it is the smaller of the two, and the last axis on a tie. So
 
 The layout found in ``fit`` is stored (``input_shape_``, ``channel_axis_``)
 and reused, not re-detected, for later inputs, whose per-image shape must
-match. Images are handed on channels first, ``(n, C, H, W)``, in their own
-dtype; :class:`~skebm._preprocessing.ImageStandardizer` scales them.
+match. Images are handed on channels first, ``(n, C, H, W)``, as a view in
+their own dtype (a :class:`numpy.memmap` stays on disk): they are checked
+block by block, and :func:`model_inputs` converts and scales them one batch at
+a time on the target device.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.validation import check_consistent_length, validate_data
 
-from skebm._preprocessing import ImageStandardizer, Standardizer
+from skebm._batches import InputBatches, as_batches
+from skebm._preprocessing import ImageStandardizer, Standardizer, image_blocks
 
-__all__ = ["ImageLayout", "input_scaler", "resolve_channel_axis", "validate_inputs"]
+__all__ = ["ImageLayout", "input_scaler", "model_inputs", "resolve_channel_axis",
+           "validate_inputs"]
 
 CHANNEL_SIZES = frozenset({1, 3, 4})
 """Sizes that mark an axis as the channel axis: grey, RGB, RGBA."""
@@ -127,7 +131,7 @@ def validate_inputs(estimator, X, y=None, *, reset: bool):
     -------
     inputs : ndarray
         A float64 table ``(n, p)`` or an image batch ``(n, C, H, W)`` in the
-        images' own dtype (a view where possible).
+        images' own dtype (a view of the user's array, or memmap, where possible).
     y : ndarray
         Only when ``y`` was given.
     """
@@ -141,6 +145,12 @@ def validate_inputs(estimator, X, y=None, *, reset: bool):
     if rank not in (3, 4):
         if not reset:
             _check_same_kind(estimator, None, rank)
+        augmentation = getattr(estimator, "augmentation", None)
+        if y is not None and augmentation is not None:
+            raise ValueError(
+                f"augmentation={augmentation!r} flips or crops images, but X is a table. Use "
+                "augmentation=None for tabular data."
+            )
         params = dict(ensure_min_samples=min_samples, dtype=np.float64)
         if y is None:
             X = validate_data(estimator, X, reset=reset, **params)
@@ -179,6 +189,17 @@ def input_scaler(inputs: np.ndarray) -> Standardizer | ImageStandardizer:
     return ImageStandardizer(inputs) if inputs.ndim == 4 else Standardizer(inputs)
 
 
+def model_inputs(scaler: Standardizer | ImageStandardizer, inputs: np.ndarray) -> InputBatches:
+    """Validated ``inputs`` as the network sees them, drawn batch by batch.
+
+    Images stay in their own dtype (and file) and are standardised per batch on
+    the device; a table, small by comparison, is standardised once here.
+    """
+    if isinstance(scaler, ImageStandardizer):
+        return InputBatches(inputs, scaler.transform)
+    return as_batches(scaler.transform(inputs))
+
+
 def _rank(X) -> int | None:
     """Rank of ``X`` without converting arrays and DataFrames; ``None`` if unknown."""
     rank = getattr(X, "ndim", None)
@@ -202,8 +223,6 @@ def _check_images(X, min_samples: int, name: str) -> np.ndarray:
             ) from error
     if images.dtype.kind not in "biuf":
         raise ValueError(f"Image arrays must be real numbers; X has dtype {images.dtype}.")
-    if images.dtype.kind == "b":
-        images = images.astype(np.float32)
     if images.shape[0] < min_samples:
         raise ValueError(
             f"Found array with {images.shape[0]} sample(s) (shape={images.shape}) while a "
@@ -211,9 +230,24 @@ def _check_images(X, min_samples: int, name: str) -> np.ndarray:
         )
     if 0 in images.shape[1:]:
         raise ValueError(f"X holds empty images: shape {images.shape}.")
-    if images.dtype.kind == "f" and not np.isfinite(images).all():
-        raise ValueError("Input X contains NaN or infinity; images must be finite.")
+    if images.dtype.kind == "f":
+        _check_image_values(images)
     return images
+
+
+def _check_image_values(images: np.ndarray) -> None:
+    """Require finite values within the float32 range, reading one block at a time."""
+    limit = float(np.finfo(np.float32).max)
+    for block in image_blocks(images):
+        peak = float(np.max(np.abs(block)))  # NaN if the block holds a NaN
+        if not np.isfinite(peak):
+            raise ValueError("Input X contains NaN or infinity; images must be finite.")
+        if peak > limit:
+            raise ValueError(
+                f"Image values must fit in float32 (magnitude at most {limit:.4g}); X holds "
+                f"values of magnitude {peak:.4g}. Rescale the images, e.g. divide X by its "
+                "largest magnitude."
+            )
 
 
 def _check_same_kind(estimator, images: np.ndarray | None, rank: int | None) -> ImageLayout:

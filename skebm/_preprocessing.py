@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["ImageStandardizer", "Standardizer"]
+__all__ = ["ImageStandardizer", "Standardizer", "image_blocks"]
 
-_IMAGES_PER_CHUNK = 256
+_VALUES_PER_BLOCK = 2**22
+"""Image values read at once by the streamed statistics (32 MB as float64)."""
 
 
 class Standardizer:
@@ -46,13 +47,19 @@ class ImageStandardizer:
     are on the usual ``[0, 1]`` intensity scale; other dtypes are used as they
     are. Then every pixel of channel c becomes ``(value - mean[c]) / scale[c]``,
     with the mean and standard deviation of that channel over all training
-    images and pixels. A constant channel keeps a scale of 1. Work is done in
-    chunks of images, so no float64 copy of the whole data set is made.
+    images and pixels. A constant channel keeps a scale of 1.
+
+    The statistics are streamed: blocks of images are read one at a time, so a
+    memmap is read once and never held in memory as a whole. ``uint8`` blocks
+    add up counts of the 256 values (exact, and cheap); other dtypes merge
+    per-block means and sums of squared deviations (Chan, Golub & LeVeque's
+    pairwise update).
 
     Parameters
     ----------
     images : ndarray of shape (n, C, H, W)
-        Training images, any real dtype.
+        Training images, any real dtype; float values must lie within the
+        float32 range (as :func:`skebm._inputs.validate_inputs` ensures).
 
     Attributes
     ----------
@@ -64,38 +71,70 @@ class ImageStandardizer:
 
     def __init__(self, images: np.ndarray) -> None:
         self.value_scale = 255.0 if images.dtype == np.uint8 else 1.0
-        channels = images.shape[1]
-        # Statistics of values divided by each channel's peak magnitude, so that
-        # sums of squares cannot overflow whatever the input range.
-        peak = np.zeros(channels)
-        for block in self._blocks(images, np.float64):
-            peak = np.maximum(peak, np.abs(block).max(axis=(0, 2, 3)))
-        peak = np.where(peak > 0.0, peak, 1.0)
-        per_channel = images.size // channels
-        total, squares = np.zeros(channels), np.zeros(channels)
-        for block in self._blocks(images, np.float64):
-            total += (block / peak[:, None, None]).sum(axis=(0, 2, 3))
-        mean = total / per_channel
-        for block in self._blocks(images, np.float64):
-            centred = block / peak[:, None, None] - mean[:, None, None]
-            squares += np.square(centred).sum(axis=(0, 2, 3))
-        scale = np.sqrt(squares / per_channel) * peak
+        if images.dtype == np.uint8:
+            mean, scale, peak = _uint8_statistics(images)
+        else:
+            mean, scale, peak = _float_statistics(images)
         tiny = np.finfo(np.float64).eps * peak * 10.0  # rounding noise of a constant channel
-        self.mean = mean * peak
+        self.mean = mean
         self.scale = np.where(scale > tiny, scale, 1.0)
 
-    def _blocks(self, images: np.ndarray, dtype):
-        for start in range(0, images.shape[0], _IMAGES_PER_CHUNK):
-            block = images[start : start + _IMAGES_PER_CHUNK].astype(dtype)
-            yield block / self.value_scale if self.value_scale != 1.0 else block
+    def transform(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Standardised float32 images, ``(n, C, H, W)``, on the device of ``images``.
 
-    def transform(self, images: np.ndarray) -> torch.Tensor:
-        """Standardised float32 tensor of ``images``, ``(n, C, H, W)``."""
-        mean = self.mean.astype(np.float32)[:, None, None]
-        scale = self.scale.astype(np.float32)[:, None, None]
-        out = torch.empty(images.shape, dtype=torch.float32)
-        for index, block in enumerate(self._blocks(images, np.float32)):
-            start = index * _IMAGES_PER_CHUNK
-            standard = np.ascontiguousarray((block - mean) / scale, dtype=np.float32)
-            out[start : start + len(block)] = torch.from_numpy(standard)
-        return out
+        Parameters
+        ----------
+        images : ndarray or Tensor of shape (n, C, H, W)
+            Images in their stored dtype; a tensor is converted where it lives
+            (the target device, for batches drawn by training and prediction).
+        """
+        values = torch.as_tensor(images).to(torch.float32)
+        if self.value_scale != 1.0:
+            values = values / self.value_scale
+        mean = torch.as_tensor(self.mean, dtype=torch.float32, device=values.device)
+        scale = torch.as_tensor(self.scale, dtype=torch.float32, device=values.device)
+        return (values - mean[:, None, None]) / scale[:, None, None]
+
+
+def image_blocks(images: np.ndarray):
+    """Consecutive blocks of ``images`` along axis 0, about 4 million values each."""
+    values_per_image = max(1, int(np.prod(images.shape[1:])))
+    size = max(1, _VALUES_PER_BLOCK // values_per_image)
+    for start in range(0, images.shape[0], size):
+        yield images[start : start + size]
+
+
+def _float_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel mean, standard deviation and largest magnitude, streamed over blocks."""
+    channels = images.shape[1]
+    count, mean, squares = 0, np.zeros(channels), np.zeros(channels)
+    peak = np.zeros(channels)
+    for block in image_blocks(images):
+        values = block.astype(np.float64)
+        block_count = values.size // channels
+        block_mean = values.mean(axis=(0, 2, 3))
+        peak = np.maximum.reduce([peak, values.max(axis=(0, 2, 3)),
+                                  -values.min(axis=(0, 2, 3))])
+        values -= block_mean[:, None, None]
+        block_squares = np.einsum("nchw,nchw->c", values, values)
+        total = count + block_count
+        delta = block_mean - mean
+        mean = mean + delta * (block_count / total)
+        squares = squares + block_squares + delta**2 * (count * block_count / total)
+        count = total
+    return mean, np.sqrt(squares / count), peak
+
+
+def _uint8_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`_float_statistics` for ``images / 255``, exactly, from value counts."""
+    channels = images.shape[1]
+    counts = np.zeros((channels, 256), dtype=np.int64)
+    for block in image_blocks(images):
+        for channel in range(channels):
+            counts[channel] += np.bincount(block[:, channel].ravel(), minlength=256)
+    levels = np.arange(256) / 255.0
+    total = counts.sum(axis=1)
+    mean = counts @ levels / total
+    variance = (counts * np.square(levels - mean[:, None])).sum(axis=1) / total
+    peak = np.array([levels[np.flatnonzero(row)[-1]] for row in counts])
+    return mean, np.sqrt(variance), peak

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from skebm._batches import InputBatches, as_batches, to_device
 from skebm.exceptions import TrainingDivergedError
 
 __all__ = ["TrainingConfig", "train"]
@@ -37,7 +38,7 @@ class TrainingConfig:
 def train(
     module: nn.Module,
     batch_loss: BatchLoss,
-    inputs: torch.Tensor,
+    inputs: InputBatches | torch.Tensor,
     targets: torch.Tensor,
     config: TrainingConfig,
     generator: torch.Generator,
@@ -53,8 +54,11 @@ def train(
     batch_loss : callable
         ``batch_loss(inputs, targets) -> (loss, parts)`` for one minibatch on
         ``device``; ``parts`` maps names to scalar tensors to log.
-    inputs, targets : Tensor
-        Training data on the CPU; batches are moved to ``device`` one at a time.
+    inputs : InputBatches or Tensor
+        Training inputs (a tensor: ready model inputs on the CPU); each batch
+        is read, moved to ``device`` and converted there, one at a time.
+    targets : Tensor
+        Training targets on the CPU, ``(n, d)``.
     config : TrainingConfig
         Epochs, batch size, learning rate, early stopping and verbosity.
     generator : torch.Generator
@@ -77,6 +81,7 @@ def train(
     TrainingDivergedError
         If the loss stays non-finite after repeatedly halving the learning rate.
     """
+    inputs = as_batches(inputs)
     n_rows = inputs.shape[0]
     batch_size = min(config.batch_size, n_rows)
     steps_per_epoch = len(_batch_bounds(n_rows, batch_size))
@@ -146,7 +151,8 @@ def _run_epoch(module, batch_loss, inputs, targets, batch_size, optimizer, sched
     parts_sum: dict[str, float] = {}
     for start, stop in _batch_bounds(inputs.shape[0], batch_size):
         index = order[start:stop]
-        batch_inputs, batch_targets = _to_device(inputs[index], targets[index], device)
+        batch_inputs = inputs.take(index, device)
+        batch_targets = to_device(targets[index], device)
         loss, parts = batch_loss(batch_inputs, batch_targets)
         if not torch.isfinite(loss):
             return None
@@ -168,14 +174,6 @@ def _batch_bounds(n_rows: int, batch_size: int) -> list[tuple[int, int]]:
     if len(starts) > 1 and n_rows - starts[-1] == 1:
         starts.pop()
     return list(zip(starts, [*starts[1:], n_rows]))
-
-
-def _to_device(inputs: torch.Tensor, targets: torch.Tensor, device: torch.device):
-    """Move one batch to ``device``; via page-locked memory (asynchronous copy) for CUDA."""
-    if device.type != "cuda":
-        return inputs, targets
-    return (inputs.pin_memory().to(device, non_blocking=True),
-            targets.pin_memory().to(device, non_blocking=True))
 
 
 def _all_finite(module: nn.Module) -> bool:

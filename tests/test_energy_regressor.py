@@ -18,7 +18,7 @@ def test_predictions_do_not_depend_on_chunk_size(monkeypatch):
     Y = np.column_stack([X[:, 0], -X[:, 1]]) + 0.3 * rng.normal(size=(100, 2))
     model = EnergyRegressor(**FAST).fit(X, Y)
     before = (model.predict(X[:40]), model.score(X[:40], Y[:40]), model.sample(X[:40], 3))
-    monkeypatch.setattr("skebm._evaluator.PAIRS_PER_CHUNK", 3000)
+    monkeypatch.setattr("skebm._chunking.PAIRS_PER_CHUNK", 3000)
     after = (model.predict(X[:40]), model.score(X[:40], Y[:40]), model.sample(X[:40], 3))
     for b, a in zip(before, after):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

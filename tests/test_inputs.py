@@ -112,7 +112,7 @@ def test_uint8_images_are_scaled_to_unit_range_then_standardised_per_channel(fit
 
 
 def test_image_standardizer_gives_zero_mean_unit_variance_channels(monkeypatch):
-    monkeypatch.setattr("skebm._preprocessing._IMAGES_PER_CHUNK", 3)  # several chunks
+    monkeypatch.setattr("skebm._preprocessing._VALUES_PER_BLOCK", 3 * 2 * 6 * 6)  # 4 blocks
     rng = np.random.default_rng(0)
     X = np.stack([rng.normal(5.0, 2.0, (10, 6, 6)), np.full((10, 6, 6), 7.0)], axis=1)
     standard = ImageStandardizer(X).transform(X)

@@ -281,9 +281,8 @@ def test_a_random_state_instance_is_accepted(make):
 def test_outputs_do_not_depend_on_internal_chunk_sizes(fitted, monkeypatch):
     model, X, y = fitted
     expected = outputs(model, X, y)
-    monkeypatch.setattr(skebm._evaluator, "PAIRS_PER_CHUNK", 700)
-    monkeypatch.setattr(skebm._evaluator.EnergyEvaluator.__init__, "__defaults__", (7,))
-    monkeypatch.setattr(skebm._distilled, "_ROWS_PER_CHUNK", 7)
+    monkeypatch.setattr(skebm._chunking, "PAIRS_PER_CHUNK", 700)
+    monkeypatch.setattr(skebm._chunking, "MAX_ROWS_PER_CHUNK", 7)  # both estimators' policy
     monkeypatch.setattr(skebm.distributions.mixture, "_BLOCK_ELEMENTS", 64)
     chunked = outputs(model, X, y)
     # The network runs in float32; the mode's gradient ascent may amplify the

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from skebm import _evaluator
+from skebm._chunking import VALUES_PER_CHUNK, rows_per_point_chunk
 from skebm._quadrature import RowNodes, adaptive_nodes
 from skebm.distributions._base import ConditionalDistribution
 
@@ -142,9 +142,9 @@ class EnergyDistribution(ConditionalDistribution):
     def _row_chunks(self):
         """``(slice, rows)`` pairs covering the batch, sized by the evaluator's rule."""
         if self.target_dim == 1:
-            size = _evaluator.rows_per_chunk(_NODES_PER_ROW, _evaluator.VALUES_PER_CHUNK)
+            size = rows_per_point_chunk(_NODES_PER_ROW, VALUES_PER_CHUNK)
         else:
-            size = _evaluator.rows_per_chunk(self.n_samples)
+            size = rows_per_point_chunk(self.n_samples)
         for start in range(0, self.n_rows, size):
             yield slice(start, start + size), self._rows[start : start + size]
 
