@@ -18,8 +18,8 @@ class ConditionalDistribution(ABC):
     Shapes follow one rule: a 1-D target (``d == 1``) drops its trailing target
     axis, so ``mean()`` is ``(n,)`` for 1-D targets and ``(n, d)`` otherwise.
 
-    Subclasses implement :meth:`_logpdf_points`, :meth:`mean`, :meth:`var`,
-    :meth:`_cdf_points`, :meth:`_ppf`, :meth:`_sample` and :meth:`_take`; the
+    Subclasses implement ``_logpdf_points``, :meth:`mean`, :meth:`var`,
+    ``_cdf_points``, ``_ppf``, ``_sample`` and ``_take``; the
     shape handling and input validation live here, once.
     """
 

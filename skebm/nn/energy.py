@@ -20,7 +20,7 @@ class EnergyHead(nn.Module):
     standardised target units the estimators use). Inside the data it is a
     gentle slope the network absorbs; far outside it makes f fall to minus
     infinity, so exp f is always normalisable. Without it a ReLU network grows
-    linearly in |y| and the density of far-away targets is meaningless.
+    linearly in ``|y|`` and the density of far-away targets is meaningless.
 
     Parameters
     ----------
