@@ -32,6 +32,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served with the pages: they render offline
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_parser",
@@ -71,14 +72,14 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"\.py$",  # run every example
-    "reset_argv": "gallery_arguments.reset_argv",
+    "reset_argv": "skebm_gallery.reset_argv",
+    "within_subsection_order": "skebm_gallery.ExampleOrder",
     "doc_module": ("skebm",),
     "backreferences_dir": "api/backreferences",
     "reference_url": {"skebm": None},
     "download_all_examples": False,
     "remove_config_comments": True,
     "show_signature": False,
-    "default_thumb_file": str(DOCS / "quickstart.png"),
     "matplotlib_animations": False,
 }
 
