@@ -255,6 +255,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows, n_samples) or (n_rows, n_samples, n_targets)
+            The draws of each row, in the units of ``y``.
         """
         dist = self.predict_dist(X)
         if random_state is None:
