@@ -94,4 +94,8 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_show_sourcelink = False
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["skebm.css"]
+# Pages without sub-pages need no section navigation.
+html_sidebars = {page: [] for page in ("index", "install", "benchmarks", "changelog")}
+toc_object_entries_show_parents = "hide"  # "fit()", not "EnergyRegressor.fit()"

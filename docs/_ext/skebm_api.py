@@ -155,7 +155,9 @@ def _title(text: str, underline: str = "=") -> str:
 
 
 def _object_page(entry: Entry) -> str:
-    lines = [_title(entry.qualname), f".. currentmodule:: {entry.module}\n"]
+    # The short name as title keeps titles and the navigation readable; the
+    # signature below shows the full dotted path.
+    lines = [_title(entry.name), f".. currentmodule:: {entry.module}\n"]
     if entry.kind == "function":
         lines.append(f".. autofunction:: {entry.name}\n")
     elif entry.kind in ("class", "exception"):
@@ -196,16 +198,24 @@ def _module_page(module_name: str, entries: list[Entry]) -> str:
     return "\n".join(lines)
 
 
-def _index_page(modules: list[str]) -> str:
+def _index_page(pages: dict[str, list[Entry]]) -> str:
     lines = [
         _title("API reference"),
         "Every public name of skebm, by module. The estimators are imported from",
         "``skebm`` itself; everything else from its submodule. This reference is",
         "generated from the docstrings and the modules' ``__all__``.\n",
-        ".. toctree::\n   :maxdepth: 1\n",
+        ".. toctree::\n   :hidden:\n",
     ]
-    lines += [f"   {name}" for name in modules]
-    return "\n".join(lines) + "\n"
+    lines += [f"   {name}" for name in pages]
+    lines.append("")
+    for module_name, entries in pages.items():
+        title = PAGE_TITLES.get(module_name, module_name)
+        lines += [_title(f"{title}: :mod:`{module_name}`", "-"),
+                  f".. currentmodule:: {module_name}\n",
+                  ".. autosummary::\n   :nosignatures:\n"]
+        lines += [f"   {entry.name}" for entry in entries]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _write(path: Path, text: str) -> None:
@@ -220,7 +230,7 @@ def write_api_pages(directory: Path) -> None:
     generated.mkdir(parents=True, exist_ok=True)
     pages = page_entries()
     written = {directory / "index.rst"}
-    _write(directory / "index.rst", _index_page(list(pages)))
+    _write(directory / "index.rst", _index_page(pages))
     for module_name, entries in pages.items():
         written.add(directory / f"{module_name}.rst")
         _write(directory / f"{module_name}.rst", _module_page(module_name, entries))
