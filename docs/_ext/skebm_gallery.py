@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-BUILD = Path(__file__).resolve().parents[1] / "_build"
-
 # Gallery order: a first example, then the rest. Scripts not named here follow
 # alphabetically.
 ORDER = [
@@ -24,7 +22,8 @@ ORDER = [
 def reset_argv(gallery_conf: dict, script_vars: dict) -> list[str]:
     """Send the quickstart's figure file to the build folder, out of ``examples/``."""
     if Path(script_vars["src_file"]).name == "quickstart.py":
-        return ["--output", str(BUILD / "quickstart-gallery.png")]
+        # Relative to examples/, where the gallery runs the scripts.
+        return ["--output", "../docs/_build/quickstart-gallery.png"]
     return []
 
 
