@@ -72,15 +72,39 @@ class Entry:
         return "data"  # e.g. the scorer objects of skebm.metrics
 
 
-def public_module_names() -> list[str]:
-    """Every importable public module of the package, the package itself first."""
+def missing_dependency(module_name: str) -> str | None:
+    """The optional package a public module needs but cannot import, if any."""
+    try:
+        importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and error.name.split(".")[0] != PACKAGE:
+            return error.name
+        raise
+    return None
+
+
+def _public_submodules() -> list[str]:
     package = importlib.import_module(PACKAGE)
-    names = [PACKAGE]
-    for info in pkgutil.walk_packages(package.__path__, prefix=f"{PACKAGE}.",
-                                      onerror=lambda name: None):
-        if not any(part.startswith("_") for part in info.name.split(".")):
-            names.append(info.name)
-    return names
+    return [info.name for info in pkgutil.walk_packages(package.__path__, prefix=f"{PACKAGE}.",
+                                                        onerror=lambda name: None)
+            if not any(part.startswith("_") for part in info.name.split("."))]
+
+
+def public_module_names() -> list[str]:
+    """Every public module of the package, the package itself first.
+
+    A module that needs an optional dependency which is not installed is left
+    out (see :func:`modules_missing_dependencies`): the docs build warns about
+    it, so that ``make docs`` fails until the ``docs`` extra installs it.
+    """
+    return [PACKAGE] + [name for name in _public_submodules()
+                        if missing_dependency(name) is None]
+
+
+def modules_missing_dependencies() -> dict[str, str]:
+    """Public modules that cannot be imported here, with the package each needs."""
+    missing = {name: missing_dependency(name) for name in _public_submodules()}
+    return {name: package for name, package in missing.items() if package is not None}
 
 
 def page_module_names() -> list[str]:
@@ -246,6 +270,12 @@ def setup(app) -> dict:
     """Sphinx extension entry point: generate the pages before reading sources."""
 
     def generate(app) -> None:
+        from sphinx.util import logging
+
+        for module, dependency in modules_missing_dependencies().items():
+            logging.getLogger(__name__).warning(
+                f"{module} is left out of the API reference: it needs {dependency}, which is "
+                "not installed; add it to the docs extra in pyproject.toml")
         write_api_pages(Path(app.srcdir) / "api")
 
     app.connect("builder-inited", generate)
