@@ -20,6 +20,7 @@ them. Conventions, so that new snippets are picked up without editing this file:
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 from pathlib import Path
@@ -71,17 +72,31 @@ def missing_optional_package(code: str) -> str | None:
     return None
 
 
+def estimator_classes(base: type = BaseProbabilisticRegressor) -> list[type]:
+    """Every skebm estimator class (the subclasses of the shared base), recursively."""
+    return [cls for sub in base.__subclasses__() for cls in [sub, *estimator_classes(sub)]]
+
+
 @pytest.fixture
 def small_training(monkeypatch):
-    fit = BaseProbabilisticRegressor.fit
+    """Give every estimator built while the snippets run the small settings.
 
-    def small_fit(self, X, y):
-        names = self.get_params(deep=False)
-        self.set_params(**{key: value for key, value in SMALL_SETTINGS.items() if key in names})
-        return fit(self, X, y)
+    The settings are set at construction, so they travel with the estimator to
+    wherever it is fitted: threads, and the worker processes of ray or loky.
+    """
+    for cls in estimator_classes():
+        if "__init__" not in vars(cls):
+            continue
 
+        @functools.wraps(cls.__init__)
+        def small_init(self, *args, __init=cls.__init__, **kwargs):
+            __init(self, *args, **kwargs)
+            for name, value in SMALL_SETTINGS.items():
+                if hasattr(self, name):
+                    setattr(self, name, value)
+
+        monkeypatch.setattr(cls, "__init__", small_init)
     kl = skebm.metrics.gustafsson2020_kl
-    monkeypatch.setattr(BaseProbabilisticRegressor, "fit", small_fit)
     monkeypatch.setattr(skebm.metrics, "gustafsson2020_kl",
                         lambda estimator, n_grid=2048: kl(estimator, min(n_grid, 64)))
 
