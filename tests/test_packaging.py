@@ -35,7 +35,8 @@ def test_the_package_is_marked_typed_and_ships_the_marker():
 
 
 def test_the_licence_file_matches_the_declared_licence():
-    assert PYPROJECT["project"]["license"] == {"text": "BSD-3-Clause"}
+    assert PYPROJECT["project"]["license"] == "BSD-3-Clause"
+    assert PYPROJECT["project"]["license-files"] == ["LICENSE"]
     licence = (ROOT / "LICENSE").read_text()
     assert licence.startswith("BSD 3-Clause License")
     assert "skebm developers" in licence
