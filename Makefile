@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.skebm-installed
 
-.PHONY: quickstart test test-all lint clean figure examples
+.PHONY: quickstart test test-all lint clean figure examples docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,18 @@ test: $(STAMP)
 test-all: $(STAMP)
 	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q -m "slow or not slow"
 
+# The documentation, offline, warnings as errors; the gallery runs the examples'
+# fast settings (SKEBM_EXAMPLE_FAST=0 make docs runs them in full).
+DOCS_STAMP := $(VENV)/.skebm-docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	OMP_NUM_THREADS=2 $(BIN)/python -m sphinx -b html -W --keep-going -n -q docs docs/_build/html
+
 lint: $(STAMP)
 	$(BIN)/ruff check skebm tests examples benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache docs/_build docs/api docs/auto_examples

@@ -1,4 +1,5 @@
-"""A cross-validation study on a dask cluster, through joblib's dask backend.
+"""A cross-validation study on a dask cluster, through joblib's dask backend
+=========================================================================
 
 Compares the learned proposal (``noise="mdn"``, K = 1 and K = 4 mixture
 components) with the NCE baseline (``noise="gaussian"``) on the four-regime toy
@@ -38,7 +39,7 @@ SCORING = {"log_likelihood": nll_scorer, "crps": crps_scorer, "coverage_90": cov
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--fast", action="store_true",
                         default=os.environ.get("SKEBM_EXAMPLE_FAST") == "1",
                         help="tiny settings for a smoke test")

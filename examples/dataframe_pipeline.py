@@ -1,4 +1,5 @@
-"""A pandas DataFrame with numeric and categorical columns, through a pipeline.
+"""A pandas DataFrame with numeric and categorical columns, through a pipeline
+===========================================================================
 
 Delivery times depend on distance, hour, weather and vehicle. Cars at rush hour
 are sometimes stuck in traffic (a second mode, 15 minutes later) and bad
@@ -50,7 +51,7 @@ def make_deliveries(n_orders: int, seed: int) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--fast", action="store_true",
                         default=os.environ.get("SKEBM_EXAMPLE_FAST") == "1",
                         help="tiny settings for a smoke test")

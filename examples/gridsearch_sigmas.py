@@ -1,4 +1,5 @@
-"""Choose the noise widths of the NCE baseline with GridSearchCV, by likelihood.
+"""Choose the noise widths of the NCE baseline with GridSearchCV, by likelihood
+============================================================================
 
 ``EnergyRegressor(noise="gaussian")`` is the earlier NCE baseline: its noise is
 ``q(y | y_i) = (1/K) sum_k N(y; y_i, sigma_k^2)`` with fixed ``sigmas`` that must
@@ -32,7 +33,7 @@ SIGMA_GRID = [(0.05, 0.4), (0.1, 0.8), (0.2, 1.6)]
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--fast", action="store_true",
                         default=os.environ.get("SKEBM_EXAMPLE_FAST") == "1",
                         help="tiny settings for a smoke test")

@@ -1,4 +1,5 @@
-"""Image regression: count the blobs in fluorescence-like images with EnergyRegressor.
+"""Image regression: count the blobs in fluorescence-like images with EnergyRegressor
+==================================================================================
 
 A small stand-in for the paper's cell-count task. ``make_blob_images`` draws
 32x32 single-channel ``uint8`` images of up to 20 Gaussian blobs ("cells");
@@ -37,7 +38,7 @@ from skebm.metrics import interval_coverage
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--n-train", type=int, default=3000, help="training images")
     parser.add_argument("--n-test", type=int, default=1000, help="test images")
     parser.add_argument("--fast", action="store_true",

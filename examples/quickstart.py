@@ -1,4 +1,5 @@
-"""Quickstart: learn a bimodal and skewed conditional density with EnergyRegressor.
+"""Quickstart: learn a bimodal and skewed conditional density with EnergyRegressor
+===============================================================================
 
 The toy problem of Gustafsson et al. (2020) has a known density p(y | x): for
 x < 0 the target is bimodal, for x >= 0 it is log-normal (skewed). This script
@@ -42,7 +43,7 @@ PLOT_RANGE = (-3.0, 3.0)
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--output", type=Path, default=Path("quickstart.png"),
                         help="where to save the figure (default: ./quickstart.png)")
     parser.add_argument("--fast", action="store_true",

@@ -344,6 +344,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows, n_samples) or (n_rows, n_samples, n_targets)
+            The draws of each row, in the units of ``y``.
         """
         fitted, dist = self._fitted_distribution(X)
         if random_state is None:

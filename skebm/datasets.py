@@ -97,7 +97,7 @@ def gustafsson2020_log_density(x, y) -> np.ndarray:
     Returns
     -------
     ndarray
-        float64 log densities of the broadcast shape; ``-inf`` where the density
+        Log densities (float64) of the broadcast shape; ``-inf`` where the density
         is zero (``y <= -1`` for ``x >= 0``).
 
     Examples

@@ -33,13 +33,14 @@ def nce_loss(
     Parameters
     ----------
     energy_true : Tensor of shape ``(batch,)``
-        f(x_i, y_i) at the true targets.
+        Energies f(x_i, y_i) at the true targets.
     energy_noise : Tensor of shape ``(batch, M)``
-        f(x_i, y_i^(m)) at the noise samples.
+        Energies f(x_i, y_i^(m)) at the noise samples.
     log_q_true : Tensor of shape ``(batch,)``
-        log q(y_i) of the true targets under the noise distribution (constant).
+        Log-densities log q(y_i) of the true targets under the noise
+        distribution (constant).
     log_q_noise : Tensor of shape ``(batch, M)``
-        log q(y_i^(m)) of the noise samples (constant).
+        Log-densities log q(y_i^(m)) of the noise samples (constant).
 
     Returns
     -------
@@ -58,9 +59,10 @@ def proposal_kl_loss(energy_noise: torch.Tensor, log_q_noise: torch.Tensor) -> t
     Parameters
     ----------
     energy_noise : Tensor of shape ``(batch, M)``
-        f(x_i, y^(m)) at samples drawn from q (constant).
+        Energies f(x_i, y^(m)) at samples drawn from q (constant).
     log_q_noise : Tensor of shape ``(batch, M)``
-        log q(y^(m) | x_i) of those samples, differentiable in q's parameters.
+        Log-densities log q(y^(m) | x_i) of those samples, differentiable in
+        q's parameters.
 
     Returns
     -------
@@ -73,7 +75,18 @@ def proposal_kl_loss(energy_noise: torch.Tensor, log_q_noise: torch.Tensor) -> t
 
 
 def mixture_nll(log_q_true: torch.Tensor) -> torch.Tensor:
-    """Negative log-likelihood of the true targets under the mixture, averaged."""
+    """Negative log-likelihood of the true targets under the mixture, averaged.
+
+    Parameters
+    ----------
+    log_q_true : Tensor of shape ``(batch,)``
+        Log-densities log q(y_i | x_i) of the true targets.
+
+    Returns
+    -------
+    Tensor
+        The scalar loss.
+    """
     return -log_q_true.mean()
 
 
@@ -90,7 +103,7 @@ def distillation_loss(
     Parameters
     ----------
     log_q_true : Tensor of shape ``(batch,)``
-        log q(y_i | x_i) of the true targets.
+        Log-densities log q(y_i | x_i) of the true targets.
     energy_noise, log_q_noise : Tensor of shape ``(batch, M)``
         As in :func:`proposal_kl_loss`.
     teacher_weight : float

@@ -21,9 +21,16 @@ class ConditionalDistribution(ABC):
     Shapes follow one rule: a 1-D target (``d == 1``) drops its trailing target
     axis, so ``mean()`` is ``(n,)`` for 1-D targets and ``(n, d)`` otherwise.
 
-    Subclasses implement :meth:`_logpdf_points`, :meth:`mean`, :meth:`var`,
-    :meth:`_cdf_points`, :meth:`_ppf`, :meth:`_sample` and :meth:`_take`; the
+    Subclasses implement ``_logpdf_points``, :meth:`mean`, :meth:`var`,
+    ``_cdf_points``, ``_ppf``, ``_sample`` and ``_take``; the
     shape handling and input validation live here, once.
+
+    Parameters
+    ----------
+    n_rows : int
+        Number of distributions ``n`` in the batch.
+    target_dim : int
+        Target dimension ``d``.
     """
 
     def __init__(self, n_rows: int, target_dim: int) -> None:
@@ -52,14 +59,32 @@ class ConditionalDistribution(ABC):
 
     @abstractmethod
     def mean(self) -> np.ndarray:
-        """Mean of each distribution, ``(n,)`` or ``(n, d)``."""
+        """Mean of each distribution.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
+        """
 
     @abstractmethod
     def var(self) -> np.ndarray:
-        """Marginal variance of each target dimension, ``(n,)`` or ``(n, d)``."""
+        """Marginal variance of each target dimension.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
+        """
 
     def std(self) -> np.ndarray:
-        """Marginal standard deviation, ``(n,)`` or ``(n, d)``."""
+        """Marginal standard deviation of each target dimension.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
+        """
         return np.sqrt(self.var())
 
     def logpdf(self, y) -> np.ndarray:
@@ -94,13 +119,34 @@ class ConditionalDistribution(ABC):
         return out[:, 0] if single else out
 
     def pdf(self, y) -> np.ndarray:
-        """Density at the given points; see :meth:`logpdf` for shapes."""
+        """Density at one point per row, or at many points per row.
+
+        Parameters
+        ----------
+        y : array-like
+            Points, shaped as for :meth:`logpdf`.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for one point per row, ``(n, k)`` for many.
+        """
         return np.exp(self.logpdf(y))
 
     def cdf(self, y) -> np.ndarray:
-        """Cumulative distribution function P(Y <= y), same shapes as :meth:`logpdf`.
+        """Cumulative distribution function P(Y <= y).
 
         For d > 1 this is the joint CDF P(Y_1 <= y_1, ..., Y_d <= y_d).
+
+        Parameters
+        ----------
+        y : array-like
+            Points, shaped as for :meth:`logpdf`.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for one point per row, ``(n, k)`` for many.
         """
         points, single = self._points(y, "y")
         out = np.clip(self._cdf_points(points), 0.0, 1.0)
@@ -125,7 +171,13 @@ class ConditionalDistribution(ABC):
         return out[:, 0] if self.target_dim == 1 else out
 
     def median(self) -> np.ndarray:
-        """Median of each marginal, ``(n,)`` or ``(n, d)``."""
+        """Median of each marginal.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
+        """
         return self.ppf(0.5)
 
     def interval(self, confidence: float) -> tuple[np.ndarray, np.ndarray]:

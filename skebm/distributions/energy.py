@@ -82,20 +82,44 @@ class EnergyDistribution(ConditionalDistribution):
 
     # ------------------------------------------------------------ summary
     def log_normalizer(self) -> np.ndarray:
-        """Estimated log Z(x) of each row, in user target units, ``(n,)``."""
+        """Estimated log Z(x) of each row, in user target units.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            The log normaliser of each row.
+        """
         return self._summaries()[0]
 
     def mean(self) -> np.ndarray:
-        """Mean of each distribution, ``(n,)`` or ``(n, d)``."""
+        """Mean of each distribution.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
+        """
         return self._squeeze_target(self._summaries()[1])
 
     def var(self) -> np.ndarray:
-        """Marginal variances, ``(n,)`` or ``(n, d)``."""
+        """Marginal variance of each target dimension.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
+        """
         with np.errstate(over="ignore"):  # only where the variance exceeds float64
             return self._squeeze_target(np.square(self._summaries()[2]))
 
     def std(self) -> np.ndarray:
-        """Marginal standard deviations, ``(n,)`` or ``(n, d)``."""
+        """Marginal standard deviation of each target dimension.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
+        """
         return self._squeeze_target(self._summaries()[2])
 
     def _summaries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

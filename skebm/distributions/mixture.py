@@ -114,20 +114,37 @@ class GaussianMixtureDistribution(ConditionalDistribution):
 
     # --------------------------------------------------------------- moments
     def mean(self) -> np.ndarray:
-        """Mean of each mixture, ``(n,)`` or ``(n, d)``."""
+        """Mean of each mixture.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
+        """
         return self._squeeze_target(self._mean())
 
     def var(self) -> np.ndarray:
-        """Marginal variance, within- plus between-component, ``(n,)`` or ``(n, d)``.
+        """Marginal variance, within- plus between-component.
 
         ``inf`` where the variance exceeds the float64 range (standard
         deviations above about 1e154); :meth:`std` stays finite there.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
         """
         with np.errstate(over="ignore"):
             return self._squeeze_target(np.square(self._std()))
 
     def std(self) -> np.ndarray:
-        """Marginal standard deviation, ``(n,)`` or ``(n, d)``; finite for any finite mixture."""
+        """Marginal standard deviation; finite for any finite mixture.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
+        """
         return self._squeeze_target(self._std())
 
     def _std(self) -> np.ndarray:
@@ -144,7 +161,7 @@ class GaussianMixtureDistribution(ConditionalDistribution):
         return np.sum(weights * self._means, axis=1)  # (n, d)
 
     def mode(self) -> np.ndarray:
-        """Most likely point of each mixture, ``(n,)`` or ``(n, d)``.
+        """Most likely point of each mixture.
 
         Runs the fixed-point (mean-shift) iteration for Gaussian mixtures,
         ``y <- (sum_k r_k(y) / sigma_k^2) ** -1 * sum_k r_k(y) mu_k / sigma_k^2``
@@ -152,6 +169,11 @@ class GaussianMixtureDistribution(ConditionalDistribution):
         component mean, and returns the stationary point of highest density.
         This finds the global mode unless it attracts none of the K starts,
         which needs strongly overlapping components of very unequal widths.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
         """
         n, n_components, d = self._means.shape
         modes = np.empty((n, d))

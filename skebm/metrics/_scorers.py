@@ -38,6 +38,7 @@ def predict_dist(estimator, X):
     Returns
     -------
     ConditionalDistribution
+        The predicted distributions of the rows of ``X``.
     """
     steps = getattr(estimator, "steps", None)
     if steps is not None and not hasattr(estimator, "predict_dist"):

@@ -6,10 +6,11 @@ ResNet-18 for images, no torchvision needed), the energy head f(h_x, y), the mix
 density proposal head q(y | h_x), and the joint :class:`EnergyModel`.
 """
 
-from skebm.nn.conv import ConvExtractor
+from skebm.nn.conv import BatchNorm2d, ConvExtractor
 from skebm.nn.distilled import DistilledMixtureModel, EnergyNetwork, MixtureDensityNetwork
 from skebm.nn.energy import EnergyHead
 from skebm.nn.extractors import (
+    EXTRACTOR_NAMES,
     AutocastExtractor,
     MLPExtractor,
     build_extractor,
@@ -26,10 +27,13 @@ from skebm.nn.mixture import (
     sample_mixture,
 )
 from skebm.nn.model import EnergyModel
-from skebm.nn.resnet import ResNet18Extractor, load_resnet_weights
+from skebm.nn.resnet import BasicBlock, ResNet18Extractor, load_resnet_weights
 
 __all__ = [
+    "EXTRACTOR_NAMES",
     "AutocastExtractor",
+    "BasicBlock",
+    "BatchNorm2d",
     "ConvExtractor",
     "DistilledMixtureModel",
     "EnergyHead",

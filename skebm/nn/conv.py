@@ -20,10 +20,28 @@ class BatchNorm2d(nn.BatchNorm2d):
     normalises such a batch with the running statistics instead and leaves them
     unchanged. Every other batch is handled exactly as by the parent class, and
     the parameter names are the same, so state dicts are interchangeable.
+
+    Parameters
+    ----------
+    num_features : int
+        Number of channels C.
+    eps, momentum, affine, track_running_stats, device, dtype, bias : optional
+        As for :class:`torch.nn.BatchNorm2d`.
     """
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Normalise ``(batch, C, H, W)``."""
+        """Normalise a batch of feature maps.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, C, H, W)``
+            The feature maps.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, C, H, W)``
+            The normalised feature maps.
+        """
         batch, _, height, width = inputs.shape
         if self.training and batch * height * width == 1 and self.running_mean is not None:
             return functional.batch_norm(inputs, self.running_mean, self.running_var,
@@ -84,5 +102,16 @@ class ConvExtractor(nn.Module):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Map ``(batch, C, H, W)`` to ``(batch, out_features)``."""
+        """Extract features from a batch of images.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, C, H, W)``
+            The images.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, out_features)``
+            The features of each image.
+        """
         return self.net(inputs).mean(dim=(2, 3))

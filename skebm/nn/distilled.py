@@ -50,7 +50,18 @@ class MixtureDensityNetwork(nn.Module):
                                        hidden_size)
 
     def forward(self, inputs: torch.Tensor) -> MixtureParameters:
-        """Mixture parameters for a batch of inputs ``(batch, ...)``."""
+        """Compute the mixture parameters for a batch of inputs.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, ...)``
+            The preprocessed inputs.
+
+        Returns
+        -------
+        MixtureParameters
+            One mixture per input row.
+        """
         return self.head(self.extractor(inputs))
 
 
@@ -81,7 +92,20 @@ class EnergyNetwork(nn.Module):
         self.head = EnergyHead(int(extractor.out_features), target_dim, hidden_size)
 
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Scores of ``M`` targets ``(batch, M, d)`` per input row; returns ``(batch, M)``."""
+        """Score ``M`` targets per input row.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, ...)``
+            The preprocessed inputs.
+        targets : Tensor of shape ``(batch, M, d)``
+            The targets to score.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, M)``
+            The energies f(x, y).
+        """
         return self.head(self.extractor(inputs), targets)
 
 
@@ -106,5 +130,16 @@ class DistilledMixtureModel(nn.Module):
         self.teacher = teacher
 
     def forward(self, inputs: torch.Tensor) -> MixtureParameters:
-        """The student's mixture parameters for a batch of inputs."""
+        """Compute the student's mixture parameters for a batch of inputs.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, ...)``
+            The preprocessed inputs.
+
+        Returns
+        -------
+        MixtureParameters
+            One mixture per input row.
+        """
         return self.student(inputs)

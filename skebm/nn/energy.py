@@ -20,7 +20,7 @@ class EnergyHead(nn.Module):
     standardised target units the estimators use). Inside the data it is a
     gentle slope the network absorbs; far outside it makes f fall to minus
     infinity, so exp f is always normalisable. Without it a ReLU network grows
-    linearly in |y| and the density of far-away targets is meaningless.
+    linearly in ``|y|`` and the density of far-away targets is meaningless.
 
     Parameters
     ----------
@@ -50,17 +50,39 @@ class EnergyHead(nn.Module):
         )
 
     def project_inputs(self, features: torch.Tensor) -> torch.Tensor:
-        """The per-row part of the first joint layer, ``(batch, hidden)``."""
+        """Compute the per-row part of the first joint layer.
+
+        Parameters
+        ----------
+        features : Tensor of shape ``(batch, feature_dim)``
+            The input features h_x.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, hidden)``
+            The projected features.
+        """
         return self.input_projection(features)
 
     def embed_targets(self, targets: torch.Tensor) -> torch.Tensor:
-        """The per-target part of the first joint layer, ``(..., M, hidden)``."""
+        """Compute the per-target part of the first joint layer.
+
+        Parameters
+        ----------
+        targets : Tensor of shape ``(..., M, d)``
+            The targets.
+
+        Returns
+        -------
+        Tensor of shape ``(..., M, hidden)``
+            The embedded targets.
+        """
         return self.target_projection(self.target_net(targets))
 
     def combine(
         self, projected: torch.Tensor, embedded: torch.Tensor, targets: torch.Tensor
     ) -> torch.Tensor:
-        """Scores from the per-row and per-target parts; both broadcast over the other.
+        """Score targets from the per-row and per-target parts, broadcast over each other.
 
         Parameters
         ----------
@@ -74,17 +96,26 @@ class EnergyHead(nn.Module):
 
         Returns
         -------
-        Tensor of shape ``(batch, M)``.
+        Tensor of shape ``(batch, M)``
+            The energies f(h_x, y).
         """
         score = self.joint_net(embedded + projected.unsqueeze(1)).squeeze(-1)
         return score - 0.5 * self.base_precision * targets.square().sum(-1)
 
     def score_projected(self, projected: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Scores from projected inputs ``(batch, hidden)`` and targets ``(batch, M, d)``.
+        """Score targets given inputs already projected by :meth:`project_inputs`.
+
+        Parameters
+        ----------
+        projected : Tensor of shape ``(batch, hidden)``
+            From :meth:`project_inputs`.
+        targets : Tensor of shape ``(batch, M, d)``
+            The targets to score.
 
         Returns
         -------
-        Tensor of shape ``(batch, M)``.
+        Tensor of shape ``(batch, M)``
+            The energies f(h_x, y).
         """
         return self.combine(projected, self.embed_targets(targets), targets)
 
@@ -94,10 +125,13 @@ class EnergyHead(nn.Module):
         Parameters
         ----------
         features : Tensor of shape ``(batch, feature_dim)``
+            The input features h_x.
         targets : Tensor of shape ``(batch, M, d)``
+            The targets to score.
 
         Returns
         -------
         Tensor of shape ``(batch, M)``
+            The energies f(h_x, y).
         """
         return self.score_projected(self.project_inputs(features), targets)

@@ -52,7 +52,18 @@ class AutocastExtractor(nn.Module):
         self.out_features = int(extractor.out_features)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Features of ``inputs``, computed in bfloat16, returned as float32."""
+        """Compute the features of ``inputs`` in bfloat16 and return them as float32.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, ...)``
+            A batch of inputs of the wrapped extractor.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, out_features)``
+            The features, float32.
+        """
         with torch.autocast(device_type=inputs.device.type, dtype=torch.bfloat16):
             features = self.extractor(inputs)
         return features.float()
@@ -87,7 +98,18 @@ class MLPExtractor(nn.Module):
         self.out_features = width
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Map ``(batch, in_features)`` to ``(batch, out_features)``."""
+        """Extract features from a batch of inputs (flattened first).
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, in_features)`` or ``(batch, ...)``
+            The inputs.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, out_features)``
+            The features of each input.
+        """
         return self.net(inputs.flatten(1))
 
 
@@ -149,6 +171,11 @@ def instantiate_extractor(
         Shape of one preprocessed input (without the batch axis).
     **kwargs
         Passed to the extractor's constructor.
+
+    Returns
+    -------
+    nn.Module
+        The new extractor.
     """
     if isinstance(extractor, str):
         return _build_named(extractor, tuple(input_shape), kwargs)
@@ -166,6 +193,18 @@ def instantiate_extractor(
 
 def check_extractor(module, input_shape: tuple[int, ...]) -> nn.Module:
     """Check that ``module`` follows the extractor protocol; set ``out_features`` if missing.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The extractor to check.
+    input_shape : tuple of int
+        Shape of one preprocessed input (without the batch axis).
+
+    Returns
+    -------
+    nn.Module
+        ``module`` itself, with ``out_features`` set.
 
     Raises
     ------
@@ -196,6 +235,18 @@ def feature_size(module: nn.Module, input_shape: tuple[int, ...]) -> int:
 
     The module runs in evaluation mode without gradients (its state is left as
     it was) and must map ``(2, *input_shape)`` to ``(2, features)``.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The extractor.
+    input_shape : tuple of int
+        Shape of one preprocessed input (without the batch axis).
+
+    Returns
+    -------
+    int
+        The number of features per input.
 
     Raises
     ------

@@ -29,12 +29,14 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 class MixtureParameters(NamedTuple):
     """Parameters of a batch of diagonal Gaussian mixtures.
 
-    Attributes
+    Parameters
     ----------
     log_weights : Tensor of shape ``(batch, K)``
         Normalised log mixture weights.
     means : Tensor of shape ``(batch, K, d)``
+        Component means.
     log_stds : Tensor of shape ``(batch, K, d)``
+        Log standard deviations of the components.
     """
 
     log_weights: torch.Tensor
@@ -42,16 +44,30 @@ class MixtureParameters(NamedTuple):
     log_stds: torch.Tensor
 
     def detach(self) -> MixtureParameters:
-        """The same mixtures cut from the autograd graph."""
+        """Cut the mixtures from the autograd graph.
+
+        Returns
+        -------
+        MixtureParameters
+            The same mixtures, detached.
+        """
         return MixtureParameters(*(tensor.detach() for tensor in self))
 
 
 def mixture_log_prob(params: MixtureParameters, targets: torch.Tensor) -> torch.Tensor:
     """Log density of ``targets`` of shape ``(batch, M, d)`` under each row's mixture.
 
+    Parameters
+    ----------
+    params : MixtureParameters
+        The mixtures, one per row.
+    targets : Tensor of shape ``(batch, M, d)``
+        The points to evaluate.
+
     Returns
     -------
-    Tensor of shape ``(batch, M)``.
+    Tensor of shape ``(batch, M)``
+        The log densities.
     """
     inverse_stds = torch.exp(-params.log_stds).unsqueeze(1)  # (batch, 1, K, d)
     standardised = (targets.unsqueeze(2) - params.means.unsqueeze(1)) * inverse_stds
@@ -80,7 +96,8 @@ def sample_mixture(
 
     Returns
     -------
-    Tensor of shape ``(B, M, d)``.
+    Tensor of shape ``(B, M, d)``
+        The samples.
     """
     with torch.no_grad():
         batch = params.means.shape[0]
@@ -98,9 +115,21 @@ def sample_mixture(
 def draw_mixture(
     params: MixtureParameters, n_samples: int, generator: torch.Generator
 ) -> torch.Tensor:
-    """``n_samples`` independent draws per row, ``(batch, n_samples, d)``, without gradient.
+    """Draw ``n_samples`` independent samples per row, without gradient.
 
-    The base random numbers come from ``generator`` (on the mixture's device).
+    Parameters
+    ----------
+    params : MixtureParameters
+        The mixtures, one per row.
+    n_samples : int
+        Samples per row.
+    generator : torch.Generator
+        Source of the base random numbers (on the mixture's device).
+
+    Returns
+    -------
+    Tensor of shape ``(batch, n_samples, d)``
+        The samples.
     """
     batch, _, dim = params.means.shape
     device = generator.device
@@ -184,7 +213,18 @@ class MixtureDensityHead(nn.Module):
             bias[:, 1 + d :] = math.log(math.expm1(1.0 - self.min_std))
 
     def forward(self, features: torch.Tensor) -> MixtureParameters:
-        """Mixture parameters for features of shape ``(batch, feature_dim)``."""
+        """Compute the mixture parameters from input features.
+
+        Parameters
+        ----------
+        features : Tensor of shape ``(batch, feature_dim)``
+            The input features h_x.
+
+        Returns
+        -------
+        MixtureParameters
+            One mixture per row.
+        """
         k, d = self.n_components, self.target_dim
         raw = self.output(self.hidden(features)).view(-1, k, 1 + 2 * d)
         log_weights = torch.log_softmax(raw[..., 0], dim=-1)

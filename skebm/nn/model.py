@@ -41,13 +41,48 @@ class EnergyModel(nn.Module):
         self.proposal_head = MixtureDensityHead(feature_dim, target_dim, n_components, hidden_size)
 
     def features(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Shared features h_x, ``(batch, features)``."""
+        """Compute the shared features h_x.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, ...)``
+            The preprocessed inputs.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, features)``
+            The features.
+        """
         return self.extractor(inputs)
 
     def proposal(self, features: torch.Tensor) -> MixtureParameters:
-        """The proposal mixture q(y | x) from (detached) features."""
+        """Compute the proposal mixture q(y | x) from (detached) features.
+
+        Parameters
+        ----------
+        features : Tensor of shape ``(batch, features)``
+            From :meth:`features`.
+
+        Returns
+        -------
+        MixtureParameters
+            One mixture per row.
+        """
         return self.proposal_head(features.detach())
 
     def energy(self, features: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """f(x, y) for targets ``(batch, M, d)``; returns ``(batch, M)``."""
+        """Compute the energies f(x, y) of ``M`` targets per row.
+
+        Parameters
+        ----------
+        features : Tensor of shape ``(batch, features)``
+            From :meth:`features`.
+        targets : Tensor of shape ``(batch, M, d)``
+            The targets to score.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, M)``
+            The energies.
+        """
         return self.energy_head(features, targets)

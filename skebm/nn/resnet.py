@@ -62,7 +62,18 @@ class BasicBlock(nn.Module):
             )
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Map ``(batch, in_channels, H, W)`` to ``(batch, out_channels, H', W')``."""
+        """Apply the block.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, in_channels, H, W)``
+            The feature maps.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, out_channels, H', W')``
+            The block's output, ``H' = H / stride``.
+        """
         shortcut = inputs if self.downsample is None else self.downsample(inputs)
         hidden = self.relu(self.bn1(self.conv1(inputs)))
         return self.relu(self.bn2(self.conv2(hidden)) + shortcut)
@@ -122,7 +133,18 @@ class ResNet18Extractor(nn.Module):
             load_resnet_weights(self, weights)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Map ``(batch, C, H, W)`` to ``(batch, 512)``."""
+        """Extract features from a batch of images.
+
+        Parameters
+        ----------
+        inputs : Tensor of shape ``(batch, C, H, W)``
+            The images.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, 512)``
+            The features of each image.
+        """
         hidden = self.maxpool(self.relu(self.bn1(self.conv1(inputs))))
         for index in range(len(_STAGE_WIDTHS)):
             hidden = getattr(self, f"layer{index + 1}")(hidden)

@@ -1,0 +1,144 @@
+"""Every ```python snippet of the README and the user guide runs.
+
+The snippets of one file run in order in one namespace, as a reader would paste
+them. Conventions, so that new snippets are picked up without editing this file:
+
+* Every fenced block that opens with ```python is run; use ```text, ```bash or
+  ```pycon for code that must not run.
+* Training is shrunk for the test: while the snippets run, every skebm
+  estimator's ``fit`` first sets the small settings of ``SMALL_SETTINGS`` (only
+  the parameters it has), and ``gustafsson2020_kl`` uses a coarse grid. Write
+  snippets with realistic settings; they still run in seconds here.
+* Text that cannot run here (a remote scheduler's address) is replaced as
+  listed in ``SUBSTITUTIONS``; a substitution whose text no longer appears in
+  its file fails the test, so the list cannot go stale.
+* A block that imports an optional package (``OPTIONAL_PACKAGES``: ``ray``)
+  and the blocks after it run only when that package is installed: the blocks
+  before it always run, and a separate test, skipped otherwise, runs the file
+  whole.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+import skebm.metrics
+from skebm._base import BaseProbabilisticRegressor
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = [ROOT / "README.md", *sorted(path for path in (ROOT / "docs").glob("**/*.md")
+                                          if "_build" not in path.parts)]
+FENCE = re.compile(r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<code>.*?)^(?P=indent)```",
+                   re.DOTALL | re.MULTILINE)
+OPTIONAL_PACKAGES = ("ray",)
+
+SMALL_SETTINGS = dict(max_epochs=2, n_noise_samples=16, hidden_size=16,
+                      n_inference_samples=64)
+SUBSTITUTIONS = {
+    "README.md": {
+        'Client("tcp://scheduler-host:8786")':
+            'Client(__import__("distributed").LocalCluster('
+            'n_workers=1, processes=False, dashboard_address=None))',
+    },
+}
+
+
+def snippets(path: Path) -> list[str]:
+    """The ```python blocks of a Markdown file, dedented, after substitution."""
+    text = path.read_text(encoding="utf-8")
+    for old, new in SUBSTITUTIONS.get(path.name, {}).items():
+        assert old in text, f"substitution {old!r} no longer matches {path.name}; update it"
+        text = text.replace(old, new)
+    blocks = []
+    for match in FENCE.finditer(text):
+        indent = len(match["indent"])
+        blocks.append("".join(line[indent:] for line in match["code"].splitlines(True)))
+    return blocks
+
+
+def needs(code: str, package: str) -> bool:
+    return re.search(rf"^\s*(from|import) {package}\b", code, re.MULTILINE) is not None
+
+
+def missing_optional_package(code: str) -> str | None:
+    for package in OPTIONAL_PACKAGES:
+        if needs(code, package) and importlib.util.find_spec(package) is None:
+            return package
+    return None
+
+
+def estimator_classes(base: type = BaseProbabilisticRegressor) -> list[type]:
+    """Every skebm estimator class (the subclasses of the shared base), recursively."""
+    return [cls for sub in base.__subclasses__() for cls in [sub, *estimator_classes(sub)]]
+
+
+@pytest.fixture
+def small_training(monkeypatch):
+    """Give every estimator built while the snippets run the small settings.
+
+    The settings are set at construction, so they travel with the estimator to
+    wherever it is fitted: threads, and the worker processes of ray or loky.
+    """
+    for cls in estimator_classes():
+        if "__init__" not in vars(cls):
+            continue
+
+        @functools.wraps(cls.__init__)
+        def small_init(self, *args, __init=cls.__init__, **kwargs):
+            __init(self, *args, **kwargs)
+            for name, value in SMALL_SETTINGS.items():
+                if hasattr(self, name):
+                    setattr(self, name, value)
+
+        monkeypatch.setattr(cls, "__init__", small_init)
+    kl = skebm.metrics.gustafsson2020_kl
+    monkeypatch.setattr(skebm.metrics, "gustafsson2020_kl",
+                        lambda estimator, n_grid=2048: kl(estimator, min(n_grid, 64)))
+
+
+def run_snippets(path: Path, blocks: list[str]) -> None:
+    namespace: dict = {"__name__": "__snippet__"}
+    try:
+        for number, code in enumerate(blocks, start=1):
+            try:
+                exec(compile(code, f"{path.name}:snippet{number}", "exec"), namespace)
+            except Exception as error:
+                raise AssertionError(f"snippet {number} of {path.name} failed:\n{code}") from error
+    finally:
+        for value in namespace.values():  # dask clients and clusters the snippets started
+            if type(value).__name__ in ("Client", "LocalCluster"):
+                value.close()
+
+
+WITH_SNIPPETS = [path for path in DOCUMENTS if snippets(path)]
+OPTIONAL = [(path, package) for path in WITH_SNIPPETS for package in OPTIONAL_PACKAGES
+            if any(needs(code, package) for code in snippets(path))]
+
+
+def test_the_documents_have_snippets():
+    assert len(snippets(ROOT / "README.md")) >= 3
+    assert sum(len(snippets(path)) for path in DOCUMENTS) >= 10
+
+
+@pytest.mark.parametrize("path", WITH_SNIPPETS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_python_snippets_run(path, small_training, tmp_path, monkeypatch):
+    """All snippets up to the first that needs an optional package that is missing."""
+    monkeypatch.chdir(tmp_path)  # snippets that save files save them here
+    blocks = snippets(path)
+    runnable = next((number for number, code in enumerate(blocks)
+                     if missing_optional_package(code)), len(blocks))
+    run_snippets(path, blocks[:runnable])
+
+
+@pytest.mark.parametrize("path, package", OPTIONAL,
+                         ids=[f"{path.relative_to(ROOT)}-{package}" for path, package in OPTIONAL])
+def test_snippets_with_optional_packages_run(path, package, small_training, tmp_path,
+                                             monkeypatch):
+    pytest.importorskip(package)
+    monkeypatch.chdir(tmp_path)
+    run_snippets(path, snippets(path))
