@@ -23,7 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from skebm._inputs import input_scaler, validate_inputs
 from skebm._preprocessing import Standardizer
-from skebm._training import TrainingConfig, train
+from skebm._training import TrainingConfig, auto_schedule, train
 from skebm.distributions import ConditionalDistribution
 from skebm.exceptions import DeviceWarning, TrainingDivergedError
 from skebm.nn import AutocastExtractor, check_extractor, instantiate_extractor
@@ -46,9 +46,10 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_noise_samples": [Interval(Integral, 1, None, closed="left")],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -161,12 +162,17 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if self.early_stopping:
             inputs, targets, validation_score = self._split_validation(inputs, targets, generator)
             n_iter_no_change = self.n_iter_no_change
+        max_epochs, validation_period = self.max_epochs, 1
+        if max_epochs == "auto":
+            max_epochs, validation_period = auto_schedule(inputs.shape[0], self.batch_size)
         config = TrainingConfig(
-            max_epochs=self.max_epochs,
+            max_epochs=max_epochs,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             n_iter_no_change=n_iter_no_change,
             verbose=self.verbose,
+            weight_decay=self.weight_decay,
+            validation_period=validation_period,
         )
         return train(self.module_, self._batch_loss(self.module_, device_generator), inputs,
                      targets, config, generator, self.device_, validation_score)
@@ -184,11 +190,15 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         scaler = self._target_scaler
         held_out_targets = targets[held_out].double().numpy() * scaler.scale + scaler.mean
 
-        def validation_score() -> float:
-            dist = self._distribution(inputs[held_out])
-            return float(np.mean(dist.logpdf(_squeeze(held_out_targets))))
+        def validation_score() -> np.ndarray:
+            dist = self._validation_distribution(inputs[held_out])
+            return dist.logpdf(_squeeze(held_out_targets))  # per row: mean and its error
 
         return inputs[kept], targets[kept], validation_score
+
+    def _validation_distribution(self, inputs: torch.Tensor) -> ConditionalDistribution:
+        """The distributions scored for early stopping; may be cheaper than ``_distribution``."""
+        return self._distribution(inputs)
 
     def _check_extra_params(self) -> None:
         """Hook for checks that need more than ``_parameter_constraints``."""
@@ -296,7 +306,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if isinstance(extractor, str) and extractor == "auto":
             extractor = "mlp" if len(input_shape) == 1 else "cnn"
         if isinstance(extractor, str) and extractor == "mlp":
-            kwargs.setdefault("hidden_sizes", (self.hidden_size, self.hidden_size))
+            # The extractor runs once per row, the heads once per (row, sample): width is
+            # cheap here, so the default MLP is four times as wide as the heads.
+            kwargs.setdefault("hidden_sizes", (4 * self.hidden_size, 4 * self.hidden_size))
         module = self._call_extractor(instantiate_extractor, extractor, input_shape, **kwargs)
         module = check_extractor(module, input_shape)
         return AutocastExtractor(module) if self.mixed_precision else module

@@ -63,21 +63,32 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         Samples M drawn from the mixture per training row, for both the
         teacher's NCE loss and the KL term. Unused when ``teacher_weight=0``.
     hidden_size : int, default=32
-        Width of the hidden layers of the default extractor and of both heads.
-    max_epochs : int, default=60
-        Passes over the training data.
+        Width of the hidden layers of both heads; the default ``"mlp"``
+        extractor's two layers are four times as wide (it runs once per row,
+        the heads once per noise sample, so width costs little there).
+    max_epochs : int or "auto", default="auto"
+        Passes over the training data. ``"auto"`` sets a budget of optimiser
+        steps instead (2000, and at least 10 passes): many passes for small
+        tables, few for large ones, so the fit time hardly depends on the
+        number of rows. With early stopping the held-out score is then checked
+        about 25 times per fit.
     batch_size : int, default=64
         Rows per minibatch.
     learning_rate : float, default=4e-3
         Initial Adam step size; it decays to zero on a cosine schedule.
-    early_stopping : bool, default=False
+    weight_decay : float, default=0.0
+        Decoupled (AdamW) weight decay of all network parameters.
+    early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the rows and stop when their mean
         log-likelihood under the mixture has not improved for
         ``n_iter_no_change`` epochs; the best parameters are restored.
     validation_fraction : float, default=0.1
         Share of rows held out for early stopping.
     n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
+        Patience of early stopping, in held-out checks: epochs, or with
+        ``max_epochs="auto"`` the about 25 checks per fit (so 10 is 40 % of
+        the budget). The parameters with the best held-out score are restored
+        at the end either way.
     keep_teacher : bool, default=True
         Keep the trained teacher as ``teacher_`` after ``fit``. ``False`` frees
         its memory; predictions never need it.
@@ -108,7 +119,8 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     history_ : list of dict
         One record per epoch: ``"epoch"``, the mean training losses (``"nll"``
         and, with a teacher, ``"nce"`` and ``"distillation"``) and, with early
-        stopping, ``"validation_score"``. A ``warm_start`` fit appends to it.
+        stopping, ``"validation_score"`` (in epochs with a held-out check). A
+        ``warm_start`` fit appends to it.
     n_iter_ : int
         Epochs run by the last ``fit``.
     n_features_in_ : int
@@ -155,10 +167,11 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         teacher_weight=0.5,
         n_noise_samples=64,
         hidden_size=32,
-        max_epochs=60,
+        max_epochs="auto",
         batch_size=64,
         learning_rate=4e-3,
-        early_stopping=False,
+        weight_decay=0.0,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
         keep_teacher=True,
@@ -178,6 +191,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

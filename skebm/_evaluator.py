@@ -147,6 +147,7 @@ class EnergyEvaluator:
                     embedded = head.embed_targets(standard)
                 projected = self.projections[torch.as_tensor(chunk)].to(self.device)
                 energy = head.combine(projected, embedded, standard)
+                energy = energy + self.model.energy_offset(self._mixture_of(chunk), standard)
                 out[where] = energy.double().cpu().numpy()
         return out - self.log_jacobian
 
@@ -195,16 +196,22 @@ class EnergyEvaluator:
         with torch.inference_mode(False):
             for where, chunk in self._chunks(rows, _MODE_STEPS):
                 projected = self.projections[torch.as_tensor(chunk)].to(self.device).clone()
+                mixture = self._mixture_of(chunk)
+
+                def energy(targets, projected=projected, mixture=mixture):
+                    return (head.score_projected(projected, targets)
+                            + self.model.energy_offset(mixture, targets))
+
                 current = self._to_standard(starts[where]).unsqueeze(1).clone()  # (r, 1, d)
                 step = torch.full((len(chunk), 1, 1), 0.1, device=self.device)
                 for _ in range(_MODE_STEPS):
                     with torch.enable_grad():
                         probe = current.detach().requires_grad_(True)
-                        value = head.score_projected(projected, probe)
+                        value = energy(probe)
                         (gradient,) = torch.autograd.grad(value.sum(), probe)
                     with torch.no_grad():
                         candidate = current + step * gradient
-                        better = head.score_projected(projected, candidate) > value.detach()
+                        better = energy(candidate) > value.detach()
                         better = better.unsqueeze(-1)
                         current = torch.where(better, candidate, current)
                         step = torch.where(better, step * 1.2, step * 0.5)

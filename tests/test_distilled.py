@@ -19,7 +19,8 @@ from skebm.nn import EnergyNetwork, MLPExtractor
 @pytest.fixture(scope="module")
 def fitted_1d():
     X, y = heteroscedastic()
-    model = DistilledMDNRegressor(max_epochs=30, n_noise_samples=64, random_state=0)
+    model = DistilledMDNRegressor(max_epochs=30, n_noise_samples=64, early_stopping=False,
+                                  random_state=0)
     return model.fit(X, y), X, y
 
 
@@ -122,7 +123,7 @@ def test_teacher_weight_zero_builds_and_runs_no_teacher(monkeypatch):
     draws = CountingCalls(_distilled.draw_mixture)
     monkeypatch.setattr(_distilled, "draw_mixture", draws)
     X, y = heteroscedastic(100)
-    model = DistilledMDNRegressor(teacher_weight=0.0, **FAST).fit(X, y)
+    model = DistilledMDNRegressor(teacher_weight=0.0, early_stopping=False, **FAST).fit(X, y)
     assert model.teacher_ is None
     assert draws.calls == 0
     assert set(model.history_[0]) == {"epoch", "nll"}
