@@ -25,7 +25,7 @@ from skebm._augmentation import AUGMENTATIONS, augmented_loss
 from skebm._batches import InputBatches
 from skebm._inputs import input_scaler, model_inputs, validate_inputs
 from skebm._preprocessing import Standardizer
-from skebm._training import TrainingConfig, train
+from skebm._training import TrainingConfig, auto_schedule, train
 from skebm._validation import as_float_array, check_sample_weight
 from skebm.distributions import ConditionalDistribution
 from skebm.exceptions import DeviceWarning
@@ -53,9 +53,10 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_noise_samples": [Interval(Integral, 1, None, closed="left")],
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -229,12 +230,17 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if self.early_stopping:
             inputs, targets, validation_score = self._split_validation(inputs, targets, generator)
             n_iter_no_change = self.n_iter_no_change
+        max_epochs, validation_period = self.max_epochs, 1
+        if max_epochs == "auto":
+            max_epochs, validation_period = auto_schedule(inputs.shape[0], self.batch_size)
         config = TrainingConfig(
-            max_epochs=self.max_epochs,
+            max_epochs=max_epochs,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             n_iter_no_change=n_iter_no_change,
             verbose=self.verbose,
+            weight_decay=self.weight_decay,
+            validation_period=validation_period,
         )
         batch_loss = self._batch_loss(self.module_, device_generator)
         if self.augmentation is not None:
@@ -261,9 +267,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         scaler = self._target_scaler
         held_out_targets = targets[held_out].double().numpy() * scaler.scale + scaler.mean
 
-        def validation_score() -> float:
+        def validation_score() -> np.ndarray:
             dist = self._distribution(inputs[held_out])
-            return float(np.mean(dist.logpdf(_squeeze(held_out_targets))))
+            return dist.logpdf(_squeeze(held_out_targets))  # per row: mean and its error
 
         return inputs[kept], targets[kept], validation_score
 
@@ -391,7 +397,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if isinstance(extractor, str) and extractor == "auto":
             extractor = "mlp" if len(input_shape) == 1 else "cnn"
         if isinstance(extractor, str) and extractor == "mlp":
-            kwargs.setdefault("hidden_sizes", (self.hidden_size, self.hidden_size))
+            # The extractor runs once per row, the heads once per (row, sample): width is
+            # cheap here, so the default MLP is four times as wide as the heads.
+            kwargs.setdefault("hidden_sizes", (4 * self.hidden_size, 4 * self.hidden_size))
         module = self._call_extractor(instantiate_extractor, extractor, input_shape, **kwargs)
         module = check_extractor(module, input_shape)
         return AutocastExtractor(module) if self.mixed_precision else module

@@ -56,6 +56,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     {max_epochs}
     {batch_size}
     {learning_rate}
+    {weight_decay}
     {early_stopping}
     {validation_fraction}
     {n_iter_no_change}
@@ -122,10 +123,11 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         teacher_weight=0.5,
         n_noise_samples=64,
         hidden_size=32,
-        max_epochs=60,
+        max_epochs="auto",
         batch_size=64,
         learning_rate=4e-3,
-        early_stopping=False,
+        weight_decay=0.0,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
         keep_teacher=True,

@@ -60,27 +60,40 @@ augmentation : {None, "flip", "crop", "flip+crop"}, default=None
     is). Images only.""",
     "hidden_size": """\
 hidden_size : int, default=32
-    Width of the hidden layers of the default extractor and of both heads.""",
+    Width of the hidden layers of the heads; the default ``"mlp"``
+    extractor's two layers are four times as wide (it runs once per row,
+    the heads once per noise sample, so width costs little there).""",
     "max_epochs": """\
-max_epochs : int, default=60
-    Passes over the training data.""",
+max_epochs : int or "auto", default="auto"
+    Passes over the training data. ``"auto"`` sets a budget of optimiser
+    steps instead (2000, and at least 10 passes): many passes for small
+    tables, few for large ones, so the fit time hardly depends on the
+    number of rows. With early stopping the held-out score is then checked
+    about 25 times per fit.""",
     "batch_size": """\
 batch_size : int, default=64
     Rows per minibatch.""",
     "learning_rate": """\
 learning_rate : float, default=4e-3
     Initial Adam step size; it decays to zero on a cosine schedule.""",
+    "weight_decay": """\
+weight_decay : float, default=0.0
+    Decoupled (AdamW) weight decay of all network parameters.""",
     "early_stopping": """\
-early_stopping : bool, default=False
+early_stopping : bool, default=True
     Hold out ``validation_fraction`` of the rows and stop when their mean
     log-likelihood under the predictive distribution has not improved for
-    ``n_iter_no_change`` epochs; the best parameters are restored.""",
+    ``n_iter_no_change`` held-out checks. At the end the parameters of the
+    best check are restored, unless the last check is within one standard
+    error of it (then the last, annealed parameters are kept).""",
     "validation_fraction": """\
 validation_fraction : float, default=0.1
     Share of rows held out for early stopping.""",
     "n_iter_no_change": """\
 n_iter_no_change : int, default=10
-    Patience of early stopping, in epochs.""",
+    Patience of early stopping, in held-out checks: epochs, or with
+    ``max_epochs="auto"`` the about 25 checks per fit (so 10 is 40 % of
+    the budget).""",
     "device": """\
 device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
     Where to train and predict; ``"auto"`` picks CUDA when available.""",

@@ -59,6 +59,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
     {max_epochs}
     {batch_size}
     {learning_rate}
+    {weight_decay}
     {early_stopping}
     {validation_fraction}
     {n_iter_no_change}
@@ -78,8 +79,9 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         The fitted network (extractor, energy head, proposal head).
     history_ : list of dict
         One record per epoch: ``"epoch"``, the mean training losses (``"nce"``,
-        ``"proposal_kl"``) and, with early stopping, ``"validation_score"``
-        (mean log-likelihood of the held-out rows). A ``warm_start`` fit
+        ``"proposal_kl"``) and, in
+        epochs with a held-out check, ``"validation_score"`` (mean
+        log-likelihood of the held-out rows). A ``warm_start`` fit
         appends to it and continues the epoch count.
     {n_iter_}
     {n_features_in_}
@@ -119,10 +121,11 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         n_components=4,
         n_noise_samples=64,
         hidden_size=32,
-        max_epochs=60,
+        max_epochs="auto",
         batch_size=64,
         learning_rate=4e-3,
-        early_stopping=False,
+        weight_decay=0.0,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
         n_inference_samples=256,
