@@ -145,7 +145,10 @@ def class_members(cls: type) -> tuple[list[str], list[str]]:
 
     Members defined by a skebm class anywhere in the method resolution order are
     documented; the rest (scikit-learn's ``get_params``, PyTorch's ``to``) are
-    only named.
+    only named. A function that a third-party base class puts into a skebm
+    class's ``__dict__`` (skpro's ``BaseDistribution`` copies its ``pdf``,
+    ``cdf``, ... into every subclass) is theirs too: what counts is the module
+    of the function itself, not of the class holding it.
     """
     own, inherited = [], []
     for name in sorted(dir(cls)):
@@ -157,8 +160,18 @@ def class_members(cls: type) -> tuple[list[str], list[str]]:
         value = vars(owner)[name]
         if not (callable(value) or isinstance(value, (property, classmethod, staticmethod))):
             continue
-        (own if defined_here(owner) else inherited).append(name)
+        (own if defined_here(owner) and defined_here(_function(value)) else
+         inherited).append(name)
     return own, inherited
+
+
+def _function(member: object) -> object:
+    """The function behind a class member (unwrapping class/static methods and properties)."""
+    if isinstance(member, (classmethod, staticmethod)):
+        return member.__func__
+    if isinstance(member, property):
+        return member.fget
+    return member
 
 
 def public_objects() -> Iterator[tuple[str, object]]:
