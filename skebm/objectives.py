@@ -53,6 +53,18 @@ def learned_noise_objective(
     ``n_noise_samples`` draws y^(m) ~ q(y | x_i) per row are the NCE noise of
     the energy f (eq. 6) and the samples of the proposal loss (eq. 5).
 
+    Parameters
+    ----------
+    model : EnergyModel
+        The energy network f and its proposal q.
+    batch : tuple of Tensor
+        ``(inputs, targets)``, targets of shape ``(batch, d)`` in standardised
+        units.
+    generator : torch.Generator
+        Source of the noise samples.
+    n_noise_samples : int
+        Noise draws per row.
+
     Returns
     -------
     loss : Tensor
@@ -85,6 +97,21 @@ def gaussian_noise_objective(
     fixed Gaussian noise around each true target (``sigmas`` of shape
     ``(K, d)``, standardised units). The proposal q is trained with J_KL on
     draws of its own, so that prediction works as for the learned noise.
+
+    Parameters
+    ----------
+    model : EnergyModel
+        The energy network f and its proposal q.
+    batch : tuple of Tensor
+        ``(inputs, targets)``, targets of shape ``(batch, d)`` in standardised
+        units.
+    generator : torch.Generator
+        Source of the noise samples.
+    n_noise_samples : int
+        Noise draws per row, for the NCE of f and for the J_KL of q each.
+    sigmas : Tensor of shape (K, d)
+        Standard deviations of the K Gaussian noise components, in
+        standardised units.
 
     Returns
     -------
@@ -120,6 +147,20 @@ def distillation_objective(
     student's mixture q as noise; q learns from
     ``(1 - teacher_weight) * NLL + teacher_weight * J_KL``.
 
+    Parameters
+    ----------
+    model : DistilledMixtureModel
+        The teacher f and the student mixture density network q.
+    batch : tuple of Tensor
+        ``(inputs, targets)``, targets of shape ``(batch, d)`` in standardised
+        units.
+    generator : torch.Generator
+        Source of the noise samples.
+    n_noise_samples : int
+        Noise draws per row.
+    teacher_weight : float
+        Weight of the teacher's J_KL in the student's loss, in [0, 1].
+
     Returns
     -------
     loss : Tensor
@@ -151,6 +192,16 @@ def mixture_likelihood_objective(
     :class:`~skebm.nn.MixtureDensityNetwork` and a
     :class:`~skebm.nn.DistilledMixtureModel` (its student) do. ``generator``
     is not used; it is accepted so that every objective is called the same way.
+
+    Parameters
+    ----------
+    model : MixtureDensityNetwork or DistilledMixtureModel
+        The network returning the mixture parameters.
+    batch : tuple of Tensor
+        ``(inputs, targets)``, targets of shape ``(batch, d)`` in standardised
+        units.
+    generator : torch.Generator or None, default=None
+        Not used.
 
     Returns
     -------

@@ -156,7 +156,19 @@ class SkebmDistribution(BaseDistribution):
 
     @classmethod
     def get_test_params(cls, parameter_set: str = "default") -> list[dict]:
-        """Small Gaussian mixtures for skpro's own distribution checks."""
+        """Small Gaussian mixtures for skpro's own distribution checks.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Name of the parameter set; skebm has only the default one.
+
+        Returns
+        -------
+        list of dict
+            Keyword arguments of ``SkebmDistribution``, one dict per test
+            instance.
+        """
         from skebm.distributions import GaussianMixtureDistribution
 
         mixture = GaussianMixtureDistribution(
@@ -229,7 +241,19 @@ class SkebmProbaRegressor(BaseProbaRegressor):
 
     @classmethod
     def get_test_params(cls, parameter_set: str = "default") -> list[dict]:
-        """Fast energy and distilled models for skpro's own estimator checks."""
+        """Fast energy and distilled models for skpro's own estimator checks.
+
+        Parameters
+        ----------
+        parameter_set : str, default="default"
+            Name of the parameter set; skebm has only the default one.
+
+        Returns
+        -------
+        list of dict
+            Keyword arguments of ``SkebmProbaRegressor``, one dict per test
+            instance.
+        """
         from skebm import DistilledMDNRegressor, EnergyRegressor
 
         fast = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)

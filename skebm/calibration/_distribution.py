@@ -86,11 +86,29 @@ class RecalibratedDistribution(ConditionalDistribution):
 
     # ------------------------------------------------------------ tabulated
     def mean(self) -> np.ndarray:
-        """Mean of each recalibrated distribution, ``(n,)``."""
+        """Mean of each recalibrated distribution.
+
+        Computed from the recalibrated CDF tabulated on ``grid_size`` points
+        per row, and cached.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            One mean per row.
+        """
         return self._tabulated_moments()[0]
 
     def var(self) -> np.ndarray:
-        """Variance of each recalibrated distribution, ``(n,)``."""
+        """Variance of each recalibrated distribution.
+
+        Computed from the recalibrated CDF tabulated on ``grid_size`` points
+        per row, and cached.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            One variance per row, at least 0.
+        """
         return self._tabulated_moments()[1]
 
     def _tabulated_moments(self) -> tuple[np.ndarray, np.ndarray]:

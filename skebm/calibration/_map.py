@@ -85,11 +85,35 @@ class CalibrationMap:
         return np.interp(probabilities, self.knots_, self.levels_)
 
     def inverse(self, levels: np.ndarray) -> np.ndarray:
-        """``R^{-1}(u)``: the base CDF value that the map sends to ``u`` in [0, 1]."""
+        """``R^{-1}(u)``: the base CDF value that the map sends to ``u`` in [0, 1].
+
+        Parameters
+        ----------
+        levels : ndarray
+            Recalibrated probabilities ``u`` in [0, 1], of any shape.
+
+        Returns
+        -------
+        ndarray
+            The base CDF values ``R^{-1}(u)``, of the shape of ``levels``.
+        """
         return np.interp(levels, self.levels_, self.knots_)
 
     def log_derivative(self, probabilities: np.ndarray) -> np.ndarray:
-        """``log R'(p)``; at a knot, the slope of the piece to its right."""
+        """``log R'(p)``; at a knot, the slope of the piece to its right.
+
+        Parameters
+        ----------
+        probabilities : ndarray
+            Base CDF values ``p`` in [0, 1], of any shape.
+
+        Returns
+        -------
+        ndarray
+            The log-slope of the map at each ``p``, of the shape of
+            ``probabilities``: what the recalibration adds to the base
+            log-density.
+        """
         piece = np.searchsorted(self.knots_, probabilities, side="right") - 1
         return np.log(self.slopes_[np.clip(piece, 0, self.n_knots - 1)])
 

@@ -112,6 +112,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         self : RecalibratedRegressor
+            This estimator, fitted.
         """
         X, y = indexable(X, _one_dimensional_targets(y))
         self.estimator_ = clone(self.estimator).fit(X, y)
@@ -140,6 +141,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         RecalibratedDistribution
+            The estimator's predictive distributions with the fitted
+            calibration map applied, one row per row of ``X``.
         """
         check_is_fitted(self)
         return RecalibratedDistribution(predict_dist(self.estimator_, X), self.calibration_)
@@ -155,6 +158,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,)
+            The recalibrated means, computed on a grid (see
+            :meth:`RecalibratedDistribution.mean`).
         """
         return self.predict_dist(X).mean()
 
@@ -173,6 +178,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows, n_samples)
+            ``n_samples`` draws for each row of ``X``.
         """
         return self.predict_dist(X).sample(n_samples, random_state=random_state)
 
@@ -191,6 +197,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         float
+            The (weighted) mean of the recalibrated log-density at ``y``.
         """
         dist = self.predict_dist(X)
         return float(np.average(dist.logpdf(_one_dimensional_targets(y)), weights=sample_weight))
