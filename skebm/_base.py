@@ -34,6 +34,8 @@ from skebm.nn import AutocastExtractor, check_extractor, instantiate_extractor
 __all__ = ["BaseProbabilisticRegressor"]
 
 PICKLE_FORMAT_VERSION = 1
+MIN_AUTO_VALIDATION_ROWS = 20
+"""Fewest held-out rows with which ``early_stopping="auto"`` holds rows out."""
 # Seeded initialisation uses torch's global generator: one thread at a time, so that
 # fits in threads (joblib's threading or dask backends) stay reproducible.
 _GLOBAL_SEED_LOCK = threading.Lock()
@@ -57,7 +59,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
@@ -227,7 +229,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(seed)
         device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         validation_score, n_iter_no_change = None, None
-        if self.early_stopping:
+        if self._uses_early_stopping(inputs.shape[0]):
             inputs, targets, validation_score = self._split_validation(inputs, targets, generator)
             n_iter_no_change = self.n_iter_no_change
         max_epochs, validation_period = self.max_epochs, 1
@@ -248,6 +250,12 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             batch_loss = augmented_loss(batch_loss, self.augmentation, augmentation_generator)
         return train(self.module_, batch_loss, inputs, targets, config, generator, self.device_,
                      validation_score)
+
+    def _uses_early_stopping(self, n_rows: int) -> bool:
+        """Whether this fit holds out rows; ``"auto"`` does when enough rows would be held out."""
+        if isinstance(self.early_stopping, str):  # "auto"
+            return round(self.validation_fraction * n_rows) >= MIN_AUTO_VALIDATION_ROWS
+        return bool(self.early_stopping)
 
     def _batch_loss(self, module: torch.nn.Module, generator: torch.Generator):
         """``(inputs, targets) -> (loss, parts)`` for one standardised minibatch."""

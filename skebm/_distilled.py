@@ -127,7 +127,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         batch_size=64,
         learning_rate=4e-3,
         weight_decay=0.0,
-        early_stopping=True,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         keep_teacher=True,

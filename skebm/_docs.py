@@ -80,12 +80,16 @@ learning_rate : float, default=4e-3
 weight_decay : float, default=0.0
     Decoupled (AdamW) weight decay of all network parameters.""",
     "early_stopping": """\
-early_stopping : bool, default=True
+early_stopping : bool or "auto", default="auto"
     Hold out ``validation_fraction`` of the rows and stop when their mean
     log-likelihood under the predictive distribution has not improved for
     ``n_iter_no_change`` held-out checks. At the end the parameters of the
     best check are restored, unless the last check is within one standard
-    error of it (then the last, annealed parameters are kept).""",
+    error of it (then the last, annealed parameters are kept). ``"auto"``
+    does this when at least 20 rows would be held out (200 rows with the
+    default ``validation_fraction``), and otherwise trains on all rows for
+    the whole budget: a smaller held-out set scores too noisily to choose
+    by, and tiny data sets keep every row.""",
     "validation_fraction": """\
 validation_fraction : float, default=0.1
     Share of rows held out for early stopping.""",

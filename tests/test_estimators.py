@@ -20,7 +20,9 @@ from skebm.metrics import gustafsson2020_kl
 
 ESTIMATORS = {"energy": EnergyRegressor, "distilled": DistilledMDNRegressor}
 # Settings that fit each estimator well enough for the accuracy tests below.
-SETTINGS_1D = {"energy": dict(max_epochs=40), "distilled": dict(max_epochs=30)}
+# A fixed number of epochs: these check what a model trained that long learns.
+SETTINGS_1D = {"energy": dict(max_epochs=40, early_stopping=False),
+               "distilled": dict(max_epochs=30, early_stopping=False)}
 SETTINGS_2D = {"energy": dict(max_epochs=60), "distilled": dict(max_epochs=40,
                                                                 n_noise_samples=32)}
 SETTINGS_TOY = {"energy": dict(max_epochs=30),
@@ -257,3 +259,20 @@ def test_mixed_precision_fits_and_predicts_finite_float64(estimator):
     model = estimator(mixed_precision=True, **FAST).fit(X, y)
     prediction = model.predict(X[:5])
     assert prediction.dtype == np.float64 and np.all(np.isfinite(prediction))
+
+
+# ---------------------------------------------------------------- early stopping "auto"
+def test_auto_early_stopping_holds_out_rows_only_when_enough_would_be_held_out(estimator):
+    X, y = heteroscedastic(300)
+    large = estimator(**FAST).fit(X, y)  # 30 held-out rows
+    assert "validation_score" in large.history_[-1]
+    small = estimator(**FAST).fit(X[:150], y[:150])  # 15 would be held out: too few
+    assert all("validation_score" not in record for record in small.history_)
+    tiny = estimator(**FAST).fit(X[:5], y[:5])
+    assert np.all(np.isfinite(tiny.predict(X[:5])))
+
+
+def test_explicit_early_stopping_on_too_few_rows_is_refused_clearly(estimator):
+    X, y = heteroscedastic(5)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        estimator(early_stopping=True, **FAST).fit(X, y)

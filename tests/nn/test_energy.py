@@ -48,21 +48,3 @@ def test_shared_target_embedding_scores_like_per_row_targets():
     torch.testing.assert_close(shared, head(features, grid.expand(3, -1, -1)))
 
 
-def test_residual_energy_starts_as_the_proposal_times_the_base_measure():
-    from skebm.nn import mixture_log_prob
-
-    model = EnergyModel(MLPExtractor(2, (8,)), target_dim=1, n_components=2, hidden_size=8,
-                        residual=True)
-    features, targets = model.features(torch.randn(4, 2)), torch.randn(4, 5, 1)
-    proposal = model.proposal(features)
-    base = -0.5 * model.energy_head.base_precision * targets.square().sum(-1)
-    torch.testing.assert_close(model.energy(features, targets),
-                               mixture_log_prob(proposal, targets) + base)
-
-
-def test_residual_energy_holds_the_proposal_constant():
-    model = EnergyModel(MLPExtractor(2, (8,)), target_dim=1, n_components=2, hidden_size=8,
-                        residual=True)
-    features = model.features(torch.randn(4, 2))
-    model.energy(features, torch.randn(4, 5, 1)).sum().backward()
-    assert all(p.grad is None for p in model.proposal_head.parameters())
