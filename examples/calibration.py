@@ -1,4 +1,5 @@
-"""Is my model calibrated? Diagnose with PIT values, fix with RecalibratedRegressor.
+"""Is my model calibrated? Diagnose with PIT values, fix with RecalibratedRegressor
+================================================================================
 
 A flexible model trained long on little data becomes over-confident: its
 intervals are too narrow. This script
@@ -42,7 +43,7 @@ LEVELS = (0.5, 0.8, 0.9, 0.95)
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--output", type=Path, default=Path("calibration.png"),
                         help="where to save the figure (default: ./calibration.png)")
     parser.add_argument("--fast", action="store_true",

@@ -1,4 +1,5 @@
-"""skebm inside skpro: benchmark EnergyRegressor against skpro baselines with skpro's tools.
+"""skebm inside skpro: benchmark EnergyRegressor against skpro baselines with skpro's tools
+========================================================================================
 
 Needs skpro (``pip install "skebm[skpro]"``). ``skebm.skpro.SkebmProbaRegressor``
 makes any skebm estimator an skpro probabilistic regressor, so skpro's
@@ -38,7 +39,7 @@ from skebm.skpro import SkebmProbaRegressor
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--fast", action="store_true",
                         default=os.environ.get("SKEBM_EXAMPLE_FAST") == "1",
                         help="tiny settings for a smoke test")
