@@ -84,8 +84,9 @@ early_stopping : bool or "auto", default="auto"
     Hold out ``validation_fraction`` of the rows and stop when their mean
     log-likelihood under the predictive distribution has not improved for
     ``n_iter_no_change`` held-out checks. At the end the parameters of the
-    best check are restored, unless the last check is within one standard
-    error of it (then the last, annealed parameters are kept). ``"auto"``
+    best check are restored. (The parameters checked and returned are always
+    a moving average of the optimiser's iterates over about the last 100
+    steps.) ``"auto"``
     does this when at least 20 rows would be held out (200 rows with the
     default ``validation_fraction``), and otherwise trains on all rows for
     the whole budget: a smaller held-out set scores too noisily to choose

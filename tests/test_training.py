@@ -96,33 +96,62 @@ def test_auto_schedule_is_a_budget_of_steps_with_at_least_ten_passes(n_rows, epo
     assert min(max_epochs, 20) <= max_epochs / period <= 30
 
 
-def _fixed_scores(values, spread):
-    """Validation scores per check, each with 100 rows around the given mean."""
-    rows = spread * torch.linspace(-1.7, 1.7, 100).numpy()
-    scores = iter(values)
-    return lambda: next(scores) + rows
-
-
-def _first_weight_after(module, scores, spread):
-    snapshots = []
+def _iterates_and_result(module, config, validation_score=None):
+    """Parameters before every step of a fit, and the parameters it returns."""
+    iterates = []
 
     def batch_loss(inputs, targets):
-        loss, parts = squared_error(module)(inputs, targets)
-        snapshots.append(module.weight.detach().clone())
-        return loss, parts
+        iterates.append(torch.cat([p.detach().reshape(-1) for p in module.parameters()]))
+        return squared_error(module)(inputs, targets)
 
-    run(module, batch_loss, TrainingConfig(4, 64, 0.05, n_iter_no_change=10),
-        _fixed_scores(scores, spread))
-    return module.weight.detach(), snapshots
+    run(module, batch_loss, config, validation_score)
+    return iterates, torch.cat([p.detach().reshape(-1) for p in module.parameters()])
 
 
-def test_best_check_is_restored_only_when_clearly_better_than_the_last():
-    # One step per epoch: snapshot k holds the weights before step k + 1.
-    scores = [0.0, 1.0, 0.5, 0.6]
-    # Per-row spread 10: standard error ~1, so the last check (0.6) is within
-    # one error of the best (1.0) and the final weights are kept.
-    final, snapshots = _first_weight_after(nn.Linear(2, 1), scores, spread=10.0)
-    assert not torch.equal(final, snapshots[2])
-    # Per-row spread 0.1: the best is clearly better and its weights come back.
-    final, snapshots = _first_weight_after(nn.Linear(2, 1), scores, spread=0.1)
-    torch.testing.assert_close(final, snapshots[2])
+def _moving_average(iterates):
+    """The documented average: weight 1 - min(0.99, (1 + t) / (10 + t)) for step t."""
+    from skebm._training import AVERAGE_DECAY
+
+    average = iterates[0].clone()
+    for step, value in enumerate(iterates[1:], start=1):
+        weight = 1.0 - min(AVERAGE_DECAY, (1 + step) / (10 + step))
+        average = average + weight * (value - average)
+    return average
+
+
+def test_training_returns_the_moving_average_of_the_iterates():
+    module = nn.Linear(2, 1)
+    # 64 rows in batches of 16: 4 steps per epoch, 200 steps in all.
+    iterates, result = _iterates_and_result(module, TrainingConfig(50, 16, 0.05))
+    assert len(iterates) == 200
+    # batch_loss sees the parameters before each step, so the average over the
+    # recorded iterates lacks only the last update, which has weight 0.01.
+    assert torch.allclose(result, _moving_average(iterates), atol=1e-3)
+    assert not torch.allclose(result, iterates[-1], atol=1e-4)
+
+
+def test_a_short_fit_is_not_pulled_back_to_the_initial_parameters():
+    module = nn.Linear(2, 1)
+    initial = torch.cat([p.detach().reshape(-1) for p in module.parameters()])
+    iterates, result = _iterates_and_result(module, TrainingConfig(1, 16, 0.05))
+    assert len(iterates) == 4
+    # The average follows a short fit: most of the way from the start to the last iterate.
+    moved, full = (result - initial).norm(), (iterates[-1] - initial).norm()
+    assert moved > 0.5 * full
+
+
+def test_held_out_checks_score_the_averaged_parameters():
+    module = nn.Linear(2, 1)
+    checked = []
+
+    def validation_score():
+        checked.append(torch.cat([p.detach().reshape(-1) for p in module.parameters()]))
+        return float(len(checked))  # always improving: the last check is the best
+
+    iterates, result = _iterates_and_result(
+        module, TrainingConfig(5, 16, 0.05, n_iter_no_change=3), validation_score)
+    # Checked parameters are the average, not the live iterate, and the last one is kept.
+    torch.testing.assert_close(result, checked[-1])
+    assert torch.allclose(checked[-1], _moving_average(iterates), atol=1e-2)
+    # The live parameters are back in place after each check: training continues from them.
+    assert not torch.allclose(checked[0], iterates[4], atol=1e-6)
