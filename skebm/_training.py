@@ -128,8 +128,9 @@ def train(
     n_rows = inputs.shape[0]
     batch_size = min(config.batch_size, n_rows)
     steps_per_epoch = len(_batch_bounds(n_rows, batch_size))
+    # foreach: one fused update for all tensors (on the CPU the default loops over them).
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate,
-                                  weight_decay=config.weight_decay)
+                                  weight_decay=config.weight_decay, foreach=True)
     total_steps = config.max_epochs * steps_per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step / total_steps, 1.0)))
@@ -227,8 +228,7 @@ class ParameterAverage:
         """Move the average towards the module's current parameters (after a step)."""
         self.steps += 1
         weight = 1.0 - min(self._decay, (1 + self.steps) / (10 + self.steps))
-        for average, parameter in zip(self._average, self._parameters):
-            average.lerp_(parameter.detach(), weight)
+        torch._foreach_lerp_(self._average, [p.detach() for p in self._parameters], weight)
 
     @torch.no_grad()
     def copy_to_module(self) -> None:

@@ -33,12 +33,13 @@ def as_memmap(array, tmp_path, mode="r"):
 
 
 # ---------------------------------------------------------------- unchanged results
-# The trained networks of the implementation that standardised the whole array up
-# front (commit 3231984), fingerprinted by the sum of their absolute parameter
-# values, computed once with the settings below (one torch thread, as in the
-# tests; other thread counts round differently, within 1e-5): the batch-wise path must train
-# the same network. (Predictions are not compared: the 1-D prediction rule has
-# changed since, the trained network has not.)
+# Trained networks fingerprinted by the sum of their absolute parameter values,
+# computed once with the settings below (one torch thread, as in the tests; other
+# thread counts round differently, within 1e-5). The batch-wise input path was
+# checked against the implementation that standardised the whole array up front
+# (commit 3231984) with these tests; the values were re-pinned when training
+# started returning the moving average of the parameters (same data path, new
+# optimiser output). A change here means the trained network changed.
 def parameter_fingerprint(model):
     with torch.no_grad():
         return float(sum(p.double().abs().sum() for p in model.module_.parameters()))
@@ -47,21 +48,21 @@ def parameter_fingerprint(model):
 def test_training_on_uint8_images_matches_the_whole_array_implementation():
     X, y = blob_images()
     model = EnergyRegressor(n_inference_samples=64, early_stopping=False, **SMALL).fit(X, y)
-    assert parameter_fingerprint(model) == pytest.approx(209.0389755537326, rel=1e-5)
+    assert parameter_fingerprint(model) == pytest.approx(208.96544932153483, rel=1e-5)
 
 
 def test_training_on_float_images_matches_the_old_implementation():
     X, y = blob_images()
     X = (np.moveaxis(X, -1, 1)[:, :1] / 255.0 * 3 - 1).astype(np.float32)
     model = DistilledMDNRegressor(early_stopping=False, **SMALL)
-    assert parameter_fingerprint(model.fit(X, y)) == pytest.approx(258.1341962975275, rel=1e-5)
+    assert parameter_fingerprint(model.fit(X, y)) == pytest.approx(258.0775539316164, rel=1e-5)
 
 
 def test_training_on_a_table_matches_the_old_implementation():
     X, y = make_gustafsson2020(n_samples=80, random_state=0)
     params = dict(SMALL, feature_extractor_kwargs={"hidden_sizes": (16, 16)})
     model = EnergyRegressor(n_inference_samples=64, early_stopping=True, **params).fit(X, y)
-    assert parameter_fingerprint(model) == pytest.approx(213.34914713367834, rel=1e-5)
+    assert parameter_fingerprint(model) == pytest.approx(213.27906173961674, rel=1e-5)
 
 
 # ---------------------------------------------------------------- memmaps
