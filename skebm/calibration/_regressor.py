@@ -20,8 +20,6 @@ from skebm.metrics import predict_dist
 
 __all__ = ["RecalibratedRegressor"]
 
-_MIN_AUTO_KNOTS, _MAX_AUTO_KNOTS = 4, 30
-
 
 class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     """A probabilistic regressor whose predictive distributions are recalibrated.
@@ -53,10 +51,9 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         (an int gives unshuffled ``KFold``; pass ``KFold(shuffle=True)`` when the
         rows are ordered).
     n_knots : int or "auto", default="auto"
-        Linear pieces of the map; ``"auto"`` uses ``round(n ** (1/3))`` for ``n``
-        rows, between 4 and 30. More pieces follow the PIT distribution more
-        closely but cost about ``n_knots / (2 n)`` nats of log-likelihood when
-        the model is already calibrated.
+        Linear pieces of the map; ``"auto"`` picks the number that gives the
+        PIT values the highest cross-validated log-likelihood (see
+        :class:`CalibrationMap`), which is the recalibrated model's.
 
     Attributes
     ----------
@@ -81,8 +78,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     >>> model = RecalibratedRegressor(base, cv=3).fit(X, y)
     >>> model.predict_dist(X[:2]).interval(0.9)[0].shape
     (2,)
-    >>> model.calibration_, model.pit_values_.shape
-    (CalibrationMap(n_knots=7), (300,))
+    >>> model.pit_values_.shape, type(model.calibration_).__name__
+    ((300,), 'CalibrationMap')
     """
 
     _parameter_constraints: dict = {
@@ -124,10 +121,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             fold_model = clone(self.estimator).fit(_safe_indexing(X, train), y[train])
             pit_values[test] = pit(fold_model, _safe_indexing(X, test), y[test])
         self.pit_values_ = pit_values
-        n_knots = self.n_knots
-        if n_knots == "auto":
-            n_knots = int(np.clip(round(len(y) ** (1 / 3)), _MIN_AUTO_KNOTS, _MAX_AUTO_KNOTS))
-        self.calibration_ = CalibrationMap(pit_values, n_knots)
+        self.calibration_ = CalibrationMap(pit_values, self.n_knots)
         return self
 
     def predict_dist(self, X) -> RecalibratedDistribution:

@@ -62,6 +62,32 @@ def test_map_of_uniform_pit_values_is_close_to_the_identity():
     np.testing.assert_allclose(calibration(grid), grid, atol=0.015)
 
 
+def test_auto_knots_are_few_for_calibrated_pit_values_and_many_for_structured_ones():
+    rng = np.random.default_rng(2)
+    assert CalibrationMap(rng.random(3000)).n_knots <= 4
+    assert CalibrationMap(stats.norm.cdf(2.5 * rng.normal(size=3000))).n_knots >= 16
+    few = stats.norm.cdf(2.5 * rng.normal(size=40))
+    assert CalibrationMap(few).n_knots <= 40 // 8  # at most one piece per 8 values
+
+
+def test_auto_knots_give_fresh_pit_values_more_likelihood_than_the_cube_root_rule():
+    # Over-confident model (PIT of N(0, 2^2) data under N(0, 1)), 300 held-out rows:
+    # the old rule used round(300 ** (1/3)) = 7 pieces.
+    rng = np.random.default_rng(3)
+    training, fresh = (stats.norm.cdf(2.0 * rng.normal(size=n)) for n in (300, 100000))
+    auto, cube_root = CalibrationMap(training), CalibrationMap(training, n_knots=7)
+    assert auto.n_knots != 7
+    assert (np.mean(auto.log_derivative(fresh))
+            > np.mean(cube_root.log_derivative(fresh)) + 0.005)
+
+
+def test_auto_knots_depend_only_on_the_pit_values():
+    values = np.random.default_rng(4).beta(0.5, 0.5, size=500)
+    np.testing.assert_array_equal(CalibrationMap(values).knots_, CalibrationMap(values).knots_)
+    with pytest.raises(ValueError, match="'auto'"):
+        CalibrationMap(values, n_knots="many")
+
+
 # ------------------------------------------------------ the distribution
 def test_recalibrated_normal_becomes_the_wider_normal():
     dist = RecalibratedDistribution(standard_normals(3), map_for_normal_with_std(1.5))
