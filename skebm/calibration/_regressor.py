@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import DataConversionWarning
 from sklearn.model_selection import check_cv
-from sklearn.utils import _safe_indexing, get_tags, indexable
+from sklearn.utils import _safe_indexing, check_random_state, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -122,6 +122,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             pit_values[test] = pit(fold_model, _safe_indexing(X, test), y[test])
         self.pit_values_ = pit_values
         self.calibration_ = CalibrationMap(pit_values, self.n_knots)
+        self._sample_seed = int(check_random_state(_random_state_of(self.estimator))
+                                .randint(np.iinfo(np.int32).max))
         return self
 
     def predict_dist(self, X) -> RecalibratedDistribution:
@@ -167,14 +169,19 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         n_samples : int, default=100
             Samples per row.
         random_state : int, Generator or None, default=None
-            Seed of the draws.
+            Seed of the draws; ``None`` uses a seed fixed at ``fit`` (from the
+            wrapped estimator's ``random_state``), so repeated calls agree, as
+            with skebm's own estimators.
 
         Returns
         -------
         ndarray of shape (n_rows, n_samples)
             ``n_samples`` draws for each row of ``X``.
         """
-        return self.predict_dist(X).sample(n_samples, random_state=random_state)
+        dist = self.predict_dist(X)
+        if random_state is None:
+            random_state = self._sample_seed
+        return dist.sample(n_samples, random_state=random_state)
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean recalibrated log-likelihood of ``y`` given ``X`` (higher is better).
@@ -203,6 +210,15 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = True
         tags.target_tags.multi_output = False
         return tags
+
+
+def _random_state_of(estimator):
+    """The wrapped estimator's ``random_state`` (a Pipeline's: its last step's that has one)."""
+    params = estimator.get_params(deep=True)
+    if "random_state" in params:
+        return params["random_state"]
+    nested = [value for key, value in params.items() if key.endswith("__random_state")]
+    return nested[-1] if nested else None
 
 
 def _one_dimensional_targets(y) -> np.ndarray:

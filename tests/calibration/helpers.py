@@ -32,8 +32,9 @@ class WrongScaleRegressor(RegressorMixin, BaseEstimator):
     mis-calibrated model with a known answer.
     """
 
-    def __init__(self, std_factor=0.5):
+    def __init__(self, std_factor=0.5, random_state=None):
         self.std_factor = std_factor
+        self.random_state = random_state  # unused; read by wrappers, as skebm's estimators' is
 
     def fit(self, X, y):
         validate_data(self, X, y)

@@ -188,3 +188,17 @@ def test_recalibrated_skebm_estimators_predict_clone_and_pickle(estimator):
     np.testing.assert_allclose(restored.predict_dist(X[:5]).logpdf(y[:5]), dist.logpdf(y[:5]))
     refitted = clone(model).fit(X, y)
     np.testing.assert_allclose(refitted.predict(X[:5]), model.predict(X[:5]))
+
+
+def test_sample_without_a_seed_repeats_and_follows_the_estimator_random_state():
+    X, y = sample_data(300, seed=25)
+
+    def fitted(seed):
+        return RecalibratedRegressor(WrongScaleRegressor(0.5, random_state=seed), cv=3).fit(X, y)
+
+    model = fitted(0)
+    first = model.sample(X[:4], n_samples=6)
+    np.testing.assert_array_equal(model.sample(X[:4], n_samples=6), first)
+    np.testing.assert_array_equal(fitted(0).sample(X[:4], n_samples=6), first)
+    assert not np.allclose(fitted(1).sample(X[:4], n_samples=6), first)
+    assert not np.allclose(model.sample(X[:4], n_samples=6, random_state=5), first)
