@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from skebm.calibration._distribution import RecalibratedDistribution
 from skebm.calibration._map import CalibrationMap
+from skebm.calibration._mixture import EqualMixtureDistribution
 from skebm.calibration._pit import pit
 from skebm.metrics import predict_dist
 
@@ -24,16 +25,33 @@ __all__ = ["RecalibratedRegressor"]
 class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     """A probabilistic regressor whose predictive distributions are recalibrated.
 
-    Fits a clone of ``estimator`` on all the data, and learns a calibration map
-    ``R`` (:class:`CalibrationMap`) from cross-fitted PIT values: for each of
-    the ``cv`` folds, a clone fitted on the other folds gives the PIT
-    ``F(y | x)`` of the held-out rows, so every row contributes one
-    out-of-sample PIT value and no data is set aside (like scikit-learn's
-    ``CalibratedClassifierCV(ensemble=False)``). The map is the isotonic
-    recalibration of Kuleshov et al. (ICML 2018), made continuous and strictly
-    increasing so the recalibrated distribution keeps a density;
-    :meth:`predict_dist` returns a :class:`RecalibratedDistribution` with CDF
-    ``R(F(y | x))`` and density ``R'(F(y | x)) p(y | x)``.
+    Learns calibration maps ``R`` (:class:`CalibrationMap`) from cross-fitted
+    PIT values: for each of the ``cv`` folds, a clone of ``estimator`` fitted
+    on the other folds gives the PIT ``F(y | x)`` of the held-out rows, so
+    every row contributes one out-of-sample PIT value and no data is set
+    aside. Each map is the isotonic recalibration of Kuleshov et al. (ICML
+    2018), made continuous and strictly increasing so that the recalibrated
+    distribution keeps a density. As in scikit-learn's
+    ``CalibratedClassifierCV``, ``ensemble`` chooses what is predicted:
+
+    * ``ensemble=False`` (the default): one more clone is fitted on all rows
+      and one map on all PIT values, and :meth:`predict_dist` returns a
+      :class:`RecalibratedDistribution` with CDF ``R(F(y | x))`` and density
+      ``R'(F(y | x)) p(y | x)``. This assumes the model fitted on all rows is
+      miscalibrated like the fold models; with few rows, use enough folds
+      that the fold models are trained like the final one (for instance on
+      the same side of ``early_stopping="auto"``'s threshold).
+    * ``ensemble=True``: each fold model keeps the map fitted on its own
+      held-out rows, and :meth:`predict_dist` returns the equal-weight mixture
+      of the ``K`` recalibrated fold distributions
+      (:class:`EqualMixtureDistribution`), with CDF ``mean_k R_k(F_k(y | x))``
+      and density ``mean_k R_k'(F_k(y | x)) p_k(y | x)``. Averaging often
+      improves the log-likelihood, but a mixture of calibrated distributions
+      that disagree is too wide (under-confident), not calibrated: expect
+      central intervals that hold more than their nominal mass when the fold
+      models differ (a linear pool of calibrated forecasts is over-dispersed;
+      Ranjan and Gneiting, JRSS B 2010). ``K`` models to evaluate at
+      prediction time.
 
     Only 1-D targets are supported: a per-marginal map would not give a
     consistent joint density. For multi-dimensional targets, diagnose the
@@ -51,18 +69,26 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         (an int gives unshuffled ``KFold``; pass ``KFold(shuffle=True)`` when the
         rows are ordered).
     n_knots : int or "auto", default="auto"
-        Linear pieces of the map; ``"auto"`` picks the number that gives the
+        Linear pieces of each map; ``"auto"`` picks the number that gives the
         PIT values the highest cross-validated log-likelihood (see
         :class:`CalibrationMap`), which is the recalibrated model's.
+    ensemble : bool, default=False
+        Predict with the model fitted on all rows and one map (False), or with
+        the mixture of the recalibrated fold models (True); see above.
 
     Attributes
     ----------
+    estimators_ : list of estimators
+        With ``ensemble``: the fold models, one per fold of ``cv``.
+    calibrations_ : list of CalibrationMap
+        With ``ensemble``: the map of each fold model, fitted on its held-out
+        PIT values.
     estimator_ : estimator
-        The clone of ``estimator`` fitted on all the data.
+        Without ``ensemble``: the clone of ``estimator`` fitted on all rows.
     calibration_ : CalibrationMap
-        The fitted map.
+        Without ``ensemble``: the map fitted on all PIT values.
     pit_values_ : ndarray of shape (n_samples,)
-        The cross-fitted PIT values the map was learned from.
+        The cross-fitted PIT values of the training rows.
     n_features_in_ : int
         Number of input features (when the estimator records it).
 
@@ -80,6 +106,9 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     (2,)
     >>> model.pit_values_.shape, type(model.calibration_).__name__
     ((300,), 'CalibrationMap')
+    >>> mixture = RecalibratedRegressor(base, cv=3, ensemble=True).fit(X, y)
+    >>> len(mixture.estimators_), len(mixture.calibrations_)
+    (3, 3)
     """
 
     _parameter_constraints: dict = {
@@ -87,17 +116,20 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         "method": [StrOptions({"isotonic"})],
         "cv": ["cv_object"],
         "n_knots": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
+        "ensemble": ["boolean"],
     }
 
-    def __init__(self, estimator, *, method: str = "isotonic", cv=5, n_knots="auto") -> None:
+    def __init__(self, estimator, *, method: str = "isotonic", cv=5, n_knots="auto",
+                 ensemble: bool = False) -> None:
         self.estimator = estimator
         self.method = method
         self.cv = cv
         self.n_knots = n_knots
+        self.ensemble = ensemble
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
-        """Fit the estimator on all data and the calibration map on cross-fitted PIT values.
+        """Fit the fold models and calibration maps (and, without ``ensemble``, the full model).
 
         Parameters
         ----------
@@ -112,21 +144,35 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             This estimator, fitted.
         """
         X, y = indexable(X, _one_dimensional_targets(y))
-        self.estimator_ = clone(self.estimator).fit(X, y)
-        for name in ("n_features_in_", "feature_names_in_"):
-            if hasattr(self.estimator_, name):
-                setattr(self, name, getattr(self.estimator_, name))
+        ensemble = bool(self.ensemble)
+        for stale in ("estimator_", "calibration_", "estimators_", "calibrations_"):
+            self.__dict__.pop(stale, None)  # a refit with the other `ensemble` leaves none
         pit_values = np.empty(len(y))
+        fold_models, fold_maps = [], []
         for train, test in check_cv(self.cv, y, classifier=False).split(X, y):
             fold_model = clone(self.estimator).fit(_safe_indexing(X, train), y[train])
             pit_values[test] = pit(fold_model, _safe_indexing(X, test), y[test])
+            if ensemble:
+                fold_models.append(fold_model)
+                fold_maps.append(self._map(pit_values[test]))
         self.pit_values_ = pit_values
-        self.calibration_ = CalibrationMap(pit_values, self.n_knots)
+        if ensemble:
+            self.estimators_, self.calibrations_ = fold_models, fold_maps
+            fitted = fold_models[0]
+        else:
+            self.estimator_ = fitted = clone(self.estimator).fit(X, y)
+            self.calibration_ = self._map(pit_values)
+        for name in ("n_features_in_", "feature_names_in_"):
+            if hasattr(fitted, name):
+                setattr(self, name, getattr(fitted, name))
         self._sample_seed = int(check_random_state(_random_state_of(self.estimator))
                                 .randint(np.iinfo(np.int32).max))
         return self
 
-    def predict_dist(self, X) -> RecalibratedDistribution:
+    def _map(self, pit_values: np.ndarray) -> CalibrationMap:
+        return CalibrationMap(pit_values, self.n_knots)
+
+    def predict_dist(self, X) -> RecalibratedDistribution | EqualMixtureDistribution:
         """Recalibrated predictive distributions, one per row of ``X``.
 
         Parameters
@@ -136,11 +182,17 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        RecalibratedDistribution
-            The estimator's predictive distributions with the fitted
-            calibration map applied, one row per row of ``X``.
+        RecalibratedDistribution or EqualMixtureDistribution
+            Without ``ensemble``, the full model's distributions with the
+            calibration map applied; with it, the equal-weight mixture of the
+            fold models' distributions, each with its own fold's map applied.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "pit_values_")
+        if hasattr(self, "estimators_"):
+            return EqualMixtureDistribution([
+                RecalibratedDistribution(predict_dist(model, X), calibration)
+                for model, calibration in zip(self.estimators_, self.calibrations_)
+            ])
         return RecalibratedDistribution(predict_dist(self.estimator_, X), self.calibration_)
 
     def predict(self, X) -> np.ndarray:

@@ -47,3 +47,26 @@ class WrongScaleRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         return self.predict_dist(X).mean()
+
+
+class FitSizeDependentRegressor(WrongScaleRegressor):
+    """The true density with stds multiplied by ``reference_size / n_fit_rows``.
+
+    A stand-in for a model whose calibration changes with the number of rows
+    it is fitted on: fitted on ``reference_size`` rows it is calibrated,
+    fitted on twice as many it is over-confident (stds halved).
+    """
+
+    def __init__(self, reference_size=1000, random_state=None):
+        self.reference_size = reference_size
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        validate_data(self, X, y)
+        self.std_factor_ = self.reference_size / len(X)
+        return self
+
+    def predict_dist(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        return true_distribution(X, self.std_factor_)

@@ -8,6 +8,9 @@ from skebm.calibration import RecalibratedRegressor
 FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, batch_size=32, random_state=0)
 
 
-@parametrize_with_checks([RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2)])
+@parametrize_with_checks([
+    RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2),
+    RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2, ensemble=True),
+])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)

@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from skebm import DistilledMDNRegressor, EnergyRegressor
 from skebm.calibration import (
     CalibrationMap,
+    EqualMixtureDistribution,
     RecalibratedDistribution,
     RecalibratedRegressor,
     calibration_error,
@@ -138,12 +139,13 @@ def test_recalibrated_distribution_refuses_multi_dimensional_targets():
 
 
 # ------------------------------------------------------------ the estimator
+@pytest.mark.parametrize("ensemble", [False, True])
 @pytest.mark.parametrize("std_factor", [0.5, 2.0])
-def test_recalibration_restores_interval_coverage_on_held_out_data(std_factor):
+def test_recalibration_restores_interval_coverage_on_held_out_data(std_factor, ensemble):
     X, y = sample_data(3000, seed=10)
     X_test, y_test = sample_data(4000, seed=11)
     raw = WrongScaleRegressor(std_factor).fit(X, y)
-    model = RecalibratedRegressor(WrongScaleRegressor(std_factor)).fit(X, y)
+    model = RecalibratedRegressor(WrongScaleRegressor(std_factor), ensemble=ensemble).fit(X, y)
     raw_dist, dist = raw.predict_dist(X_test), model.predict_dist(X_test)
     raw_errors = [interval_coverage(y_test, raw_dist, level) - level for level in LEVELS]
     assert max(np.abs(raw_errors)) > 0.1
@@ -171,15 +173,16 @@ def test_recalibrated_regressor_rejects_multi_dimensional_targets():
 FAST = dict(max_epochs=2, hidden_size=8, n_noise_samples=16, random_state=0)
 
 
+@pytest.mark.parametrize("ensemble", [False, True])
 @pytest.mark.parametrize("estimator", [
     EnergyRegressor(**FAST, n_inference_samples=64),
     make_pipeline(StandardScaler(), DistilledMDNRegressor(**FAST)),
 ], ids=["energy", "distilled-pipeline"])
-def test_recalibrated_skebm_estimators_predict_clone_and_pickle(estimator):
+def test_recalibrated_skebm_estimators_predict_clone_and_pickle(estimator, ensemble):
     X, y = sample_data(240, seed=15)
-    model = RecalibratedRegressor(estimator, cv=3).fit(X, y)
+    model = RecalibratedRegressor(estimator, cv=3, ensemble=ensemble).fit(X, y)
     dist = model.predict_dist(X[:5])
-    assert isinstance(dist, RecalibratedDistribution)
+    assert isinstance(dist, EqualMixtureDistribution if ensemble else RecalibratedDistribution)
     assert model.predict(X[:5]).shape == (5,)
     assert model.sample(X[:5], n_samples=7, random_state=0).shape == (5, 7)
     assert np.isfinite(model.score(X, y))
