@@ -1,29 +1,54 @@
 """Held-out calibration before and after ``RecalibratedRegressor``.
 
-For each data set and split, fits ``RecalibratedRegressor(model, cv=--cv,
-shuffled KFold)`` on the training rows, with ``model`` ``EnergyRegressor``
-(``--model energy``, default settings) or ``DistilledMDNRegressor``; the raw
-model is its ``estimator_`` (the same model fitted on all training rows). It
-then measures on the test rows, pooled over the splits: coverage of the
-central 50/80/90/95% intervals, the calibration error (mean absolute deviation
-of the empirical PIT CDF from uniform) and the test NLL, raw and recalibrated.
+Two stages, so that the recalibration can be compared in several variants on
+the same fitted models:
+
+1. ``fit`` (the default): for each data set and split, fits the model on all
+   training rows (the "raw" model) and one clone per fold of a shuffled
+   ``KFold(--cv)``, exactly as ``RecalibratedRegressor`` does, and saves per
+   split: the cross-fitted PIT values of the training rows and their fold, and
+   the test CDF values (and log-densities) of the raw model and of every fold
+   model. Resumes: a split whose file exists is not refitted.
+2. ``--from-results`` only tabulates saved splits. The recalibrated
+   distributions are built from the saved values with the library's own
+   :class:`~skebm.calibration.CalibrationMap`: ``ensemble=False`` gives CDF
+   ``R(F(y))`` and log-density ``log R'(F(y)) + log f(y)`` with the raw model
+   and one map fitted on all PIT values; ``ensemble=True`` gives the
+   equal-weight mixture ``mean_k R_k(F_k(y))`` of the fold models, each with
+   the map fitted on its own held-out PIT values. ``--verify NAME`` refits
+   split 0 of one data set through ``RecalibratedRegressor`` itself and checks
+   that it gives the same test PIT values.
+
+Measured on the test rows, pooled over the splits: coverage of the central
+50/80/90/95% intervals (from the PIT values: ``y`` lies in the central ``c``
+interval exactly when ``|F(y) - 1/2| <= c/2``), the calibration error (mean
+absolute deviation of the empirical PIT CDF from uniform) and the test NLL.
 
 Data sets: the toy problems of ``skebm.datasets`` (fresh train/test draws per
 split), small blob-count images (``make_blob_images``), and the UCI sets in
-``../shared/data/uci`` (their standard splits 0..--splits-1; skipped when absent).
+``../shared/data/uci`` (their standard splits 0..k-1; skipped when absent).
+wine-quality-red has integer targets. As in ``uci.py`` the models are fitted
+on dequantised targets ``y + U(-0.5, 0.5)`` (fixed seed per split), so the
+cross-fitted PIT values are continuous; on the test rows the PIT is the
+randomised PIT of the integer (Czado, Gneiting and Held 2009),
+``F(y - 0.5) + V (F(y + 0.5) - F(y - 0.5))`` with ``V ~ U(0, 1)`` (fixed
+seed), which is uniform exactly when the model's probabilities of the
+integers are calibrated, and the NLL is ``-log P(y - 0.5 < Y <= y + 0.5)``.
 
 Acceptance (issue 12): after recalibration every level within +-3 points,
 test NLL not worse than raw by more than 0.02 nats.
 
-Run: ``python benchmarks/calibration.py [--splits 3] [--cv 3] [--model energy]
-[--datasets gustafsson2020 brando2019 blobs concrete:6 yacht:20 ...] [--threads 1]``
-(``name:k`` runs k splits of that data set instead of ``--splits``).
+Run (from ``benchmarks/``): ``python calibration.py --datasets yacht:20
+kin8nm:3 ... [--cv 3] [--results results/calibration]``, then
+``python calibration.py --from-results [--results results/calibration]``
+(``name:k`` runs splits 0..k-1 of that data set).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,38 +56,40 @@ from _common import SHARED_DATA, machine, print_table
 from sklearn.model_selection import KFold
 
 import skebm
-from skebm.calibration import RecalibratedRegressor, calibration_error, pit
+from skebm.calibration import CalibrationMap, RecalibratedRegressor, calibration_error, pit
 from skebm.datasets import make_blob_images, make_brando2019, make_gustafsson2020
-from skebm.metrics import interval_coverage, negative_log_likelihood
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 TOLERANCE = 0.03
 NLL_TOLERANCE = 0.02
 UCI = ["concrete", "energy", "kin8nm", "power-plant", "wine-quality-red", "yacht"]
+DISCRETE = {"wine-quality-red"}
 TOY = {
     "gustafsson2020": (make_gustafsson2020, 2000, 2000),
     "brando2019": (make_brando2019, 1900, 1900),
     "blobs": (lambda n, random_state: make_blob_images(n, random_state=random_state), 600, 600),
 }
+ORDER = ["yacht", "concrete", "energy", "wine-quality-red", "kin8nm", "power-plant",
+         "gustafsson2020", "brando2019", "blobs"]
 
 
-def splits(name: str, n_splits: int):
-    """``(X_train, y_train, X_test, y_test)`` for each split of a data set."""
+def load_split(name: str, split: int):
+    """``(X_train, y_train, X_test, y_test)`` of one split of a data set."""
     if name in TOY:
         make, n_train, n_test = TOY[name]
-        for split in range(n_splits):
-            X, y = make(n_train + n_test, random_state=1000 + split)
-            yield X[:n_train], y[:n_train], X[n_train:], y[n_train:]
-        return
+        X, y = make(n_train + n_test, random_state=1000 + split)
+        return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
     folder = SHARED_DATA / "uci" / name
     data = np.loadtxt(folder / "data.txt")
     features = np.loadtxt(folder / "index_features.txt", dtype=int)
     target = int(np.loadtxt(folder / "index_target.txt"))
-    for split in range(n_splits):
-        train = np.loadtxt(folder / f"index_train_{split}.txt", dtype=int)
-        test = np.loadtxt(folder / f"index_test_{split}.txt", dtype=int)
-        yield (data[train][:, features], data[train, target],
-               data[test][:, features], data[test, target])
+    train = np.loadtxt(folder / f"index_train_{split}.txt", dtype=int)
+    test = np.loadtxt(folder / f"index_test_{split}.txt", dtype=int)
+    X_train, y_train = data[train][:, features], data[train, target]
+    if name in DISCRETE:  # dequantise the training targets with a fixed seed per split
+        rng = np.random.default_rng(1000 + split)
+        y_train = y_train + rng.uniform(-0.5, 0.5, size=y_train.shape)
+    return X_train, y_train, data[test][:, features], data[test, target]
 
 
 def make_model(kind: str, seed: int):
@@ -71,68 +98,171 @@ def make_model(kind: str, seed: int):
     return skebm.DistilledMDNRegressor(random_state=seed)
 
 
-def evaluate(name: str, n_splits: int, args) -> dict:
-    """Pooled test metrics of one data set, raw and recalibrated."""
-    pooled = {"y": [], "raw": [], "recalibrated": []}
-    nll = {"raw": [], "recalibrated": []}
-    for split, (X, y, X_test, y_test) in enumerate(splits(name, n_splits)):
-        cv = KFold(args.cv, shuffle=True, random_state=split)
-        recalibrated = RecalibratedRegressor(make_model(args.model, split), cv=cv).fit(X, y)
-        raw = recalibrated.estimator_
-        pooled["y"].append(y_test)
-        for key, model in (("raw", raw), ("recalibrated", recalibrated)):
-            dist = model.predict_dist(X_test)
-            pooled[key].append(dist)
-            nll[key].append(negative_log_likelihood(y_test, dist) * len(y_test))
-    y_all = np.concatenate(pooled["y"])
-    summary = {"n_test": len(y_all)}
-    for key in ("raw", "recalibrated"):
-        coverage = [np.sum([interval_coverage(y, dist, level) * len(y)
-                            for y, dist in zip(pooled["y"], pooled[key])]) / len(y_all)
-                    for level in LEVELS]
-        pits = np.concatenate([pit(dist, None, y) for y, dist in zip(pooled["y"], pooled[key])])
-        summary[key] = dict(coverage=coverage, ce=calibration_error(pits),
-                            nll=float(np.sum(nll[key]) / len(y_all)))
-    return summary
+def test_points(name: str, y_test: np.ndarray) -> np.ndarray:
+    """Where the test CDFs are needed: ``y`` ``(n, 1)``, or ``y -+ 0.5`` ``(n, 2)`` for integers."""
+    if name in DISCRETE:
+        return y_test[:, None] + np.array([-0.5, 0.5])
+    return y_test[:, None]
+
+
+# ------------------------------------------------------------------ stage 1
+def fit_split(name: str, split: int, args) -> dict:
+    """The raw model, the fold models and their PIT/CDF values on one split."""
+    X, y, X_test, y_test = load_split(name, split)
+    start = time.perf_counter()
+    models = [make_model(args.model, split).fit(X, y)]
+    train_pit, train_fold = np.empty(len(y)), np.empty(len(y), dtype=int)
+    folds = KFold(args.cv, shuffle=True, random_state=split)
+    for k, (train, held_out) in enumerate(folds.split(X, y)):
+        fold_model = make_model(args.model, split).fit(X[train], y[train])
+        train_pit[held_out] = pit(fold_model, X[held_out], y[held_out])
+        train_fold[held_out] = k
+        models.append(fold_model)
+    points = test_points(name, y_test)
+    dists = [model.predict_dist(X_test) for model in models]
+    test_cdf = np.stack([dist.cdf(points) for dist in dists])  # (1 + K, n, P)
+    test_logpdf = np.stack([dist.logpdf(y_test) for dist in dists])  # (1 + K, n)
+    return dict(y_test=y_test, train_pit=train_pit, train_fold=train_fold, test_cdf=test_cdf,
+                test_logpdf=test_logpdf, fit_seconds=time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------ stage 2
+def recalibrated_values(saved, variant: str, n_knots="auto"):
+    """Test CDF ``(n, P)`` and log-density ``(n,)`` of one variant from the saved values."""
+    cdf, logpdf = saved["test_cdf"], saved["test_logpdf"]
+    if variant == "raw":
+        return cdf[0], logpdf[0]
+    if variant == "fold-mixture":  # the fold models averaged, no map
+        return cdf[1:].mean(axis=0), np.log(np.mean(np.exp(logpdf[1:]), axis=0))
+    if variant == "refit":
+        pairs = [(0, CalibrationMap(saved["train_pit"], _knots(n_knots, saved["train_pit"])))]
+    elif variant == "ensemble":
+        pairs = []
+        for k in range(len(cdf) - 1):
+            values = saved["train_pit"][saved["train_fold"] == k]
+            pairs.append((1 + k, CalibrationMap(values, _knots(n_knots, values))))
+    else:
+        raise ValueError(variant)
+    mapped = [calibration(cdf[i]) for i, calibration in pairs]
+    log_densities = [calibration.log_derivative(cdf[i][:, 0]) + logpdf[i]
+                     for i, calibration in pairs]
+    top = np.max(log_densities, axis=0)
+    mixed_logpdf = top + np.log(np.mean(np.exp(np.array(log_densities) - top), axis=0))
+    return np.mean(mapped, axis=0), mixed_logpdf
+
+
+def _knots(n_knots, values):
+    if n_knots == "cube-root":  # the rule before the cross-validated "auto"
+        return int(np.clip(round(len(values) ** (1 / 3)), 4, 30))
+    return n_knots if n_knots == "auto" else int(n_knots)
+
+
+def test_pit_and_nll(name: str, split: int, y_test, cdf, logpdf):
+    """PIT values (randomised for integer targets) and per-row NLL."""
+    if name in DISCRETE:
+        low, high = cdf[:, 0], cdf[:, 1]
+        uniforms = np.random.default_rng(2000 + split).random(len(y_test))
+        return low + uniforms * (high - low), -np.log(np.maximum(high - low, 1e-300))
+    return np.clip(cdf[:, 0], 0.0, 1.0), -logpdf
+
+
+def summarise(name: str, files: list[Path], variant: str, n_knots="auto") -> dict:
+    pits, nlls = [], []
+    for path in files:
+        saved = dict(np.load(path))
+        split = int(path.stem.rsplit("_", 1)[1])
+        cdf, logpdf = recalibrated_values(saved, variant, n_knots)
+        values, nll = test_pit_and_nll(name, split, saved["y_test"], cdf, logpdf)
+        pits.append(values)
+        nlls.append(nll)
+    pits, nlls = np.concatenate(pits), np.concatenate(nlls)
+    coverage = [float(np.mean(np.abs(pits - 0.5) <= level / 2)) for level in LEVELS]
+    return dict(n_test=len(pits), coverage=coverage, ce=calibration_error(pits),
+                nll=float(np.mean(nlls)), nll_rows=nlls)
+
+
+def tabulate(args) -> None:
+    results = Path(args.results)
+    rows, verdicts = [], []
+    for name in ORDER:
+        files = sorted(results.glob(f"{name}_*.npz"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+        if not files:
+            continue
+        label = name + (" (discrete)" if name in DISCRETE else "")
+        summaries = {variant: summarise(name, files, variant, args.n_knots)
+                     for variant in args.variants}
+        for variant, summary in summaries.items():
+            rows.append([label, variant, len(files), summary["n_test"],
+                         *[f"{c:.3f}" for c in summary["coverage"]],
+                         f"{summary['ce']:.4f}", f"{summary['nll']:.3f}"])
+        for variant in args.variants:
+            if variant in ("raw", "fold-mixture"):
+                continue
+            after, before = summaries[variant], summaries["raw"]
+            off = [f"{lv:.0%}" for lv, c in zip(LEVELS, after["coverage"])
+                   if abs(c - lv) > TOLERANCE + 1e-9]
+            change = after["nll_rows"] - before["nll_rows"]
+            verdicts.append(
+                f"{name} {variant}: levels off {off or 'none'}, NLL change "
+                f"{change.mean():+.3f} +- {change.std(ddof=1) / np.sqrt(len(change)):.3f} (SE)")
+    print_table(["data set", "model", "splits", "n test", *[f"cov {lv:.0%}" for lv in LEVELS],
+                 "calib. error", "test NLL"], rows)
+    print()
+    for line in verdicts:
+        print(line)
+
+
+def verify(name: str, args) -> None:
+    """Split 0 of one data set through RecalibratedRegressor: same PIT as the saved values?"""
+    X, y, X_test, y_test = load_split(name, 0)
+    saved = dict(np.load(Path(args.results) / f"{name}_0.npz"))
+    points = test_points(name, y_test)
+    for ensemble in (False, True):
+        model = RecalibratedRegressor(make_model(args.model, 0), ensemble=ensemble,
+                                      cv=KFold(args.cv, shuffle=True, random_state=0)).fit(X, y)
+        cdf, logpdf = recalibrated_values(saved, "ensemble" if ensemble else "refit")
+        dist = model.predict_dist(X_test)
+        print(f"{name} split 0, ensemble={ensemble}: max |PIT difference| "
+              f"{np.max(np.abs(dist.cdf(points) - cdf)):.2e}, max |logpdf difference| "
+              f"{np.max(np.abs(dist.logpdf(y_test) - logpdf)):.2e}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--splits", type=int, default=3)
     parser.add_argument("--cv", type=int, default=3)
     parser.add_argument("--model", choices=["energy", "distilled"], default="energy")
-    parser.add_argument("--datasets", nargs="+", default=[*TOY, *UCI])
+    parser.add_argument("--datasets", nargs="+", default=[f"{name}:3" for name in ORDER])
+    parser.add_argument("--results", default=str(Path(__file__).parent / "results" / "calibration"))
+    parser.add_argument("--from-results", action="store_true")
+    parser.add_argument("--variants", nargs="+", default=["raw", "refit", "ensemble"])
+    parser.add_argument("--verify", default=None)
+    parser.add_argument("--n-knots", default="auto",
+                        help='the maps\' n_knots: "auto", an int, or "cube-root" (the old rule)')
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.from_results:
+        tabulate(args)
+        return
+    if args.verify:
+        verify(args.verify, args)
+        return
     print(f"machine: {machine()}")
-    print(f"model: {args.model}, cv={args.cv} (shuffled KFold)\n")
-    rows, failures = [], []
+    print(f"model: {args.model}, cv={args.cv} (shuffled KFold)", flush=True)
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
     for entry in args.datasets:
         name, _, count = entry.partition(":")
-        n_splits = int(count) if count else args.splits
         if name in UCI and not (SHARED_DATA / "uci" / name).exists():
             print(f"skipping {name}: not found under {SHARED_DATA / 'uci'}")
             continue
-        start = time.perf_counter()
-        summary = evaluate(name, n_splits, args)
-        for key in ("raw", "recalibrated"):
-            result = summary[key]
-            rows.append([name, key, n_splits, summary["n_test"],
-                         *[f"{c:.3f}" for c in result["coverage"]],
-                         f"{result['ce']:.4f}", f"{result['nll']:.3f}"])
-        after, before = summary["recalibrated"], summary["raw"]
-        off = [lv for lv, c in zip(LEVELS, after["coverage"]) if abs(c - lv) > TOLERANCE + 1e-9]
-        worse = after["nll"] - before["nll"]
-        if off or worse > NLL_TOLERANCE:
-            failures.append(f"{name}: levels off {off}, NLL change {worse:+.3f}")
-        print(f"{name}: done in {time.perf_counter() - start:.0f} s "
-              f"(NLL change {worse:+.3f})", flush=True)
-    print()
-    print_table(["data set", "model", "splits", "n test", *[f"cov {lv:.0%}" for lv in LEVELS],
-                 "calib. error", "test NLL"], rows)
-    print("\nacceptance (every level within +-3 points, NLL not worse by > 0.02):",
-          "met" if not failures else "NOT met: " + "; ".join(failures))
+        for split in range(int(count) if count else 3):
+            path = results / f"{name}_{split}.npz"
+            if path.exists():
+                continue
+            saved = fit_split(name, split, args)
+            np.savez(path, **saved)
+            print(f"{name} split {split}: {saved['fit_seconds']:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
