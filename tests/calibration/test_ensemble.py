@@ -152,21 +152,6 @@ def test_without_ensemble_one_map_is_fitted_on_all_cross_fitted_pit_values():
     np.testing.assert_array_equal(model.calibration_.knots_, expected.knots_)
 
 
-def test_ensemble_sample_without_a_seed_repeats_and_follows_the_estimator_random_state():
-    X, y = sample_data(300, seed=25)
-
-    def fitted(seed):
-        return RecalibratedRegressor(WrongScaleRegressor(0.5, random_state=seed), cv=3,
-                                     ensemble=True).fit(X, y)
-
-    model = fitted(0)
-    first = model.sample(X[:4], n_samples=6)
-    np.testing.assert_array_equal(model.sample(X[:4], n_samples=6), first)
-    np.testing.assert_array_equal(fitted(0).sample(X[:4], n_samples=6), first)
-    assert not np.allclose(fitted(1).sample(X[:4], n_samples=6), first)
-    assert not np.allclose(model.sample(X[:4], n_samples=6, random_state=5), first)
-
-
 def test_refitting_with_the_other_ensemble_setting_predicts_with_the_new_one():
     X, y = sample_data(300, seed=26)
     model = RecalibratedRegressor(WrongScaleRegressor(0.5), cv=3, ensemble=True).fit(X, y)

@@ -193,11 +193,13 @@ def test_recalibrated_skebm_estimators_predict_clone_and_pickle(estimator, ensem
     np.testing.assert_allclose(refitted.predict(X[:5]), model.predict(X[:5]))
 
 
-def test_sample_without_a_seed_repeats_and_follows_the_estimator_random_state():
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_sample_without_a_seed_repeats_and_follows_the_estimator_random_state(ensemble):
     X, y = sample_data(300, seed=25)
 
     def fitted(seed):
-        return RecalibratedRegressor(WrongScaleRegressor(0.5, random_state=seed), cv=3).fit(X, y)
+        return RecalibratedRegressor(WrongScaleRegressor(0.5, random_state=seed), cv=3,
+                                     ensemble=ensemble).fit(X, y)
 
     model = fitted(0)
     first = model.sample(X[:4], n_samples=6)
