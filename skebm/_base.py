@@ -62,6 +62,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "background_weight": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -163,6 +164,8 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             standard = (targets - self._target_scaler.mean) / self._target_scaler.scale
             margin = max(1.0, 0.1 * float(np.ptp(standard)))
             self._grid_bounds = (float(standard.min()) - margin, float(standard.max()) + margin)
+        self.background_weight_ = (1.0 / (len(targets) + 1.0) if self.background_weight == "auto"
+                                   else float(self.background_weight))
         seeds = check_random_state(self.random_state).randint(_SEED_BOUND, size=3)
         self._inference_seed = int(seeds[2])
         self.device_ = _resolve_device(self.device)

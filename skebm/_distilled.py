@@ -13,6 +13,7 @@ from skebm._base import _GLOBAL_SEED_LOCK, BaseProbabilisticRegressor
 from skebm._batches import InputBatches
 from skebm._docs import fill_shared_docs
 from skebm.distributions import GaussianMixtureDistribution
+from skebm.distributions._background import Background
 from skebm.exceptions import NonFiniteOutputError
 from skebm.nn import DistilledMixtureModel, EnergyNetwork, MixtureDensityNetwork
 from skebm.objectives import distillation_objective, mixture_likelihood_objective
@@ -33,7 +34,10 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     ``(1 - teacher_weight) * NLL + teacher_weight * J_KL``, where J_KL pulls q
     towards the teacher's density p(y | x) ∝ exp f(x, y) (paper eq. 8).
     Predictions use the mixture only, so they are exact and cheap; the teacher
-    can be dropped after ``fit``.
+    can be dropped after ``fit``. The predicted
+    :class:`~skebm.distributions.GaussianMixtureDistribution` holds the K
+    components and, unless ``background_weight=0``, the background as its
+    last component.
 
     Parameters
     ----------
@@ -60,6 +64,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     {early_stopping}
     {validation_fraction}
     {n_iter_no_change}
+    {background_weight}
     keep_teacher : bool, default=True
         Keep the trained teacher as ``teacher_`` after ``fit``. ``False`` frees
         its memory; predictions never need it.
@@ -82,6 +87,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         One record per epoch: ``"epoch"``, the mean training losses (``"nll"``
         and, with a teacher, ``"nce"`` and ``"distillation"``) and, with early
         stopping, ``"validation_score"``. A ``warm_start`` fit appends to it.
+    {background_weight_}
     {n_iter_}
     {n_features_in_}
     {feature_names_in_}
@@ -101,9 +107,9 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     >>> model = DistilledMDNRegressor(max_epochs=2, random_state=0).fit(X, y)
     >>> model.predict(X[:3]).shape
     (3,)
-    >>> dist = model.predict_dist(X[:3])
+    >>> dist = model.predict_dist(X[:3])  # 4 components and the background
     >>> dist.weights.shape, dist.interval(0.9)[0].shape
-    ((3, 4), (3,))
+    ((3, 5), (3,))
     """
 
     _parameter_constraints: dict = {
@@ -130,6 +136,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
+        background_weight="auto",
         keep_teacher=True,
         device="auto",
         random_state=None,
@@ -200,7 +207,8 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
                   & np.isfinite(stds).all(axis=(1, 2)) & np.all(stds > 0, axis=(1, 2)))
         if not finite.all():
             raise NonFiniteOutputError(_non_finite_message(np.flatnonzero(~finite), inputs))
-        return GaussianMixtureDistribution(log_weights, means, stds)
+        background = Background(self.background_weight_, scaler.mean, scaler.scale)
+        return GaussianMixtureDistribution(*background.append_to(log_weights, means, stds))
 
 
 def _non_finite_message(bad_rows: np.ndarray, inputs: InputBatches) -> str:

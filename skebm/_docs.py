@@ -99,6 +99,20 @@ n_iter_no_change : int, default=10
     Patience of early stopping, in held-out checks: epochs, or with
     ``max_epochs="auto"`` the about 25 checks per fit (so 10 is 40 % of
     the budget).""",
+    "background_weight": """\
+background_weight : "auto" or float in [0, 1), default="auto"
+    Weight ε of a broad Gaussian background mixed into every predicted
+    distribution: ``(1 - ε) p(y | x) + ε N(y; ȳ, diag(s_y²))`` with ȳ and
+    s_y the mean and standard deviation of the training targets (a
+    defensive mixture). A flexible model fitted to few rows can be
+    certain of a wrong value, and one such test point can dominate a mean
+    log-likelihood; the background bounds that loss, while costing at most
+    ``-log(1 - ε) ≈ ε`` nats anywhere else. Every method of the returned
+    distribution (density, CDF, quantiles, moments, samples) is that of
+    the mixture. ``"auto"`` gives the background the weight of one
+    observation, ``1 / (n_samples + 1)``, so its cost vanishes as data
+    grow; 0 switches it off. Held-out checks of early stopping score the
+    mixture too.""",
     "device": """\
 device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
     Where to train and predict; ``"auto"`` picks CUDA when available.""",
@@ -126,6 +140,10 @@ mixed_precision : bool, default=False
     the extractor's time and memory; on CPUs without bfloat16 support it is
     usually slower.""",
     # ------------------------------------------------------------ attributes
+    "background_weight_": """\
+background_weight_ : float
+    The background weight ε used by the last ``fit`` (see
+    ``background_weight``).""",
     "n_iter_": """\
 n_iter_ : int
     Epochs run by the last ``fit``.""",

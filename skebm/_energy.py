@@ -63,6 +63,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
     {early_stopping}
     {validation_fraction}
     {n_iter_no_change}
+    {background_weight}
     n_inference_samples : int, default=256
         Proposal samples per row for importance sampling at prediction, for
         targets of two or more dimensions (quasi-random draws: 256 match the
@@ -83,6 +84,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         epochs with a held-out check, ``"validation_score"`` (mean
         log-likelihood of the held-out rows). A ``warm_start`` fit
         appends to it and continues the epoch count.
+    {background_weight_}
     {n_iter_}
     {n_features_in_}
     {feature_names_in_}
@@ -128,6 +130,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
+        background_weight="auto",
         n_inference_samples=256,
         device="auto",
         random_state=None,
@@ -173,4 +176,5 @@ class EnergyRegressor(BaseProbabilisticRegressor):
             self._grid_bounds, self.device_,
         )
         return EnergyDistribution(evaluator, n_samples=self.n_inference_samples,
-                                  seed=self._inference_seed)
+                                  seed=self._inference_seed,
+                                  background_weight=self.background_weight_)

@@ -175,6 +175,10 @@ class RowNodes:
         return (np.take_along_axis(self.log_density, left + 1, 1)
                 - np.take_along_axis(self.log_density, left, 1))
 
+    def take(self, rows: np.ndarray) -> RowNodes:
+        """The nodes of the selected rows."""
+        return RowNodes(self.grid, self.index[rows], self.log_density[rows])
+
     def argmax(self) -> np.ndarray:
         """The node of highest density in each row, user units, ``(r,)``."""
         best = np.argmax(self.log_density, axis=1)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import FAST, heteroscedastic
+from sklearn.base import clone
 
 from skebm import DistilledMDNRegressor, objectives
 from skebm.distributions import GaussianMixtureDistribution
@@ -35,18 +36,36 @@ class CountingCalls:
 
 # ---------------------------------------------------------------- the mixture
 def test_predict_dist_is_the_networks_mixture_in_user_units(fitted_1d):
-    model, X, _ = fitted_1d
+    model, X, y = fitted_1d
     dist = model.predict_dist(X[:6])
     assert isinstance(dist, GaussianMixtureDistribution)
-    assert dist.n_components == model.n_components
+    assert dist.n_components == model.n_components + 1  # the network's and the background
+    weight = model.background_weight_
+    assert weight == pytest.approx(1.0 / (len(y) + 1.0))
     scaler = model._input_scaler, model._target_scaler
     with torch.no_grad():
         log_weights, means, log_stds = (
             p.double().numpy() for p in model.module_.student(scaler[0].transform(X[:6]))
         )
-    np.testing.assert_allclose(dist.log_weights, log_weights, atol=1e-6)
-    np.testing.assert_allclose(dist.means, means * scaler[1].scale + scaler[1].mean, rtol=1e-6)
-    np.testing.assert_allclose(dist.stds, np.exp(log_stds) * scaler[1].scale, rtol=1e-6)
+    network = slice(0, model.n_components)
+    np.testing.assert_allclose(dist.log_weights[:, network], log_weights + np.log1p(-weight),
+                               atol=1e-6)
+    np.testing.assert_allclose(dist.means[:, network], means * scaler[1].scale + scaler[1].mean,
+                               rtol=1e-6)
+    np.testing.assert_allclose(dist.stds[:, network], np.exp(log_stds) * scaler[1].scale,
+                               rtol=1e-6)
+    np.testing.assert_allclose(dist.weights[:, -1], weight)
+    np.testing.assert_allclose(dist.means[:, -1, 0], np.mean(y))
+    np.testing.assert_allclose(dist.stds[:, -1, 0], np.std(y))
+
+
+def test_no_background_gives_the_networks_mixture_alone(fitted_1d):
+    model, X, _ = fitted_1d
+    plain = clone(model).set_params(background_weight=0.0).fit(*fitted_1d[1:])
+    dist = plain.predict_dist(X[:6])
+    assert plain.background_weight_ == 0.0
+    assert dist.n_components == model.n_components
+    np.testing.assert_allclose(dist.weights.sum(axis=1), 1.0)
 
 
 def test_rescaled_targets_give_the_rescaled_mixture():

@@ -5,13 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from skebm.distributions import ConditionalDistribution
+from skebm.distributions._roots import invert_cdf
 
 __all__ = ["EqualMixtureDistribution"]
-
-_PPF_MAX_ITER = 100
-_PPF_RTOL = 1e-12
-_CDF_ATOL = 1e-10
-_BRACKET_POINTS = 65
 
 
 class EqualMixtureDistribution(ConditionalDistribution):
@@ -112,68 +108,9 @@ class EqualMixtureDistribution(ConditionalDistribution):
 
     def _ppf(self, probabilities: np.ndarray) -> np.ndarray:
         member_quantiles = np.array([member._ppf(probabilities)[:, 0] for member in self.members])
-        low, high = member_quantiles.min(axis=0), member_quantiles.max(axis=0)  # (n,) each
-        roots = low.copy()
-        todo = np.flatnonzero(high - low > _PPF_RTOL * (np.abs(low) + np.abs(high)))
-        if todo.size == 0:
-            return roots[:, None]
-        batch = self._take(todo)
-        bracket = _narrow_bracket(batch, probabilities[todo], low[todo], high[todo])
-        roots[todo] = _illinois(batch, probabilities[todo], *bracket)
-        return roots[:, None]
 
+        def cdf(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+            return self._take(rows)._cdf_points(values[:, :, None])
 
-def _narrow_bracket(batch: EqualMixtureDistribution, probabilities: np.ndarray,
-                    low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The cell of an evenly spaced grid on ``[low, high]`` in which ``cdf = p`` is crossed.
-
-    Returns the cell's ends and ``cdf - p`` there (``<= 0`` and ``>= 0``).
-
-    One CDF call on ``_BRACKET_POINTS`` points per row costs about as much as
-    on one point (the members' work is per row), and saves most iterations.
-    """
-    steps = np.linspace(0.0, 1.0, _BRACKET_POINTS)
-    grid = low[:, None] + (high - low)[:, None] * steps  # (n, G)
-    residual = batch._cdf_points(grid[:, :, None]) - probabilities[:, None]
-    # The member quantiles bracket the root; rounding must not say otherwise.
-    residual[:, 0] = np.minimum(residual[:, 0], 0.0)
-    residual[:, -1] = np.maximum(residual[:, -1], 0.0)
-    cell = np.argmax(residual >= 0.0, axis=1) - 1  # the first point at or above p ends the cell
-    cell = np.clip(cell, 0, _BRACKET_POINTS - 2)
-    rows = np.arange(len(low))
-    return (grid[rows, cell], grid[rows, cell + 1],
-            residual[rows, cell], residual[rows, cell + 1])
-
-
-def _illinois(batch: EqualMixtureDistribution, probabilities: np.ndarray, low: np.ndarray,
-              high: np.ndarray, f_low: np.ndarray, f_high: np.ndarray) -> np.ndarray:
-    """Roots of ``batch.cdf(y) = p`` in ``[low, high]``, where ``f = cdf - p`` changes sign.
-
-    Regula falsi with the Illinois modification (the retained end's value is
-    halved when the same end is kept twice), falling back to bisection when
-    the interpolated point is not strictly inside the bracket.
-    """
-    roots = 0.5 * (low + high)
-    active = np.arange(len(probabilities))
-    side = np.zeros(len(probabilities), dtype=int)  # which end was kept last: -1 low, +1 high
-    for _ in range(_PPF_MAX_ITER):
-        lo, hi, flo, fhi = low[active], high[active], f_low[active], f_high[active]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            guess = hi - fhi * (hi - lo) / (fhi - flo)
-        inside = np.isfinite(guess) & (guess > lo) & (guess < hi)
-        guess = np.where(inside, guess, 0.5 * (lo + hi))
-        value = batch._take(active)._cdf_points(guess[:, None, None])[:, 0] - probabilities[active]
-        roots[active] = guess
-        below = value < 0.0  # the root lies above the guess: it becomes the low end
-        low[active] = np.where(below, guess, lo)
-        high[active] = np.where(below, hi, guess)
-        f_low[active] = np.where(below, value, np.where(side[active] == 1, 0.5 * flo, flo))
-        f_high[active] = np.where(below, np.where(side[active] == -1, 0.5 * fhi, fhi), value)
-        side[active] = np.where(below, -1, 1)  # -1: the low end moved, the high end was kept
-        width = high[active] - low[active]
-        done = ((np.abs(value) <= _CDF_ATOL)
-                | (width <= _PPF_RTOL * (np.abs(low[active]) + np.abs(high[active]))))
-        active = active[~done]
-        if active.size == 0:
-            break
-    return roots
+        return invert_cdf(cdf, probabilities, member_quantiles.min(axis=0),
+                          member_quantiles.max(axis=0))[:, None]

@@ -9,11 +9,15 @@ from scipy.special import logsumexp, softmax
 
 from skebm._chunking import VALUES_PER_CHUNK, rows_per_point_chunk
 from skebm._quadrature import RowNodes, adaptive_nodes
+from skebm.distributions._background import Background
 from skebm.distributions._base import ConditionalDistribution
+from skebm.distributions._roots import invert_cdf
 
 __all__ = ["EnergyDistribution"]
 
 _PROPOSAL_SEED_BOUND = 2**31 - 1
+_BACKGROUND_STREAM = 0x5BD1E995
+"""Mixed into the sampling seed for the background's own random numbers (d > 1)."""
 _NODES_PER_ROW = 1024
 """Nodes per row assumed when sizing chunks of rows for 1-D quadrature (typically 150-400)."""
 
@@ -48,6 +52,17 @@ class EnergyDistribution(ConditionalDistribution):
     In both cases :meth:`logpdf` evaluates f exactly at the query points and
     subtracts the estimated log normaliser.
 
+    With ``background_weight`` ``ε > 0`` the distribution is the defensive
+    mixture ``(1 - ε) p + ε N(ȳ, diag(s_y²))`` of the energy-based density p
+    and a broad Gaussian with the training targets' mean and standard
+    deviation, which bounds the log loss of points that p deems impossible.
+    Every method is that of the mixture, exactly given p's quadrature or
+    importance-sampling estimates: density, CDF and moments combine the two
+    components' closed forms; quantiles solve the mixture's CDF (d = 1:
+    bracketed root finding on the quadrature CDF; d > 1: in closed form
+    between the sorted draws); samples come from the background with
+    probability ε. :meth:`log_normalizer` stays that of f.
+
     Every row is computed independently of the others: proposal draws are the
     same for every row (common random numbers, from ``seed``), the random
     numbers of :meth:`sample` come from a stream per (seed, row), so a row's
@@ -66,23 +81,33 @@ class EnergyDistribution(ConditionalDistribution):
         Proposal draws per row for importance sampling (d > 1).
     seed : int, default=0
         Seed of the importance-sampling draws.
+    background_weight : float, default=0.0
+        Weight ``ε`` in ``[0, 1)`` of the broad Gaussian background; 0 gives
+        the energy-based density alone.
     """
 
-    def __init__(self, evaluator, rows=None, n_samples: int = 256, seed: int = 0) -> None:
+    def __init__(self, evaluator, rows=None, n_samples: int = 256, seed: int = 0,
+                 background_weight: float = 0.0) -> None:
         rows = np.arange(evaluator.n_rows) if rows is None else np.asarray(rows, dtype=np.intp)
         super().__init__(len(rows), evaluator.target_dim)
         self._evaluator = evaluator
         self._rows = rows
         self.n_samples = int(n_samples)
         self.seed = int(seed)
+        self.background_weight = float(background_weight)
+        self._background = Background(self.background_weight, evaluator.target_mean,
+                                      evaluator.target_scale)
         self._summary: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _take(self, rows: np.ndarray) -> EnergyDistribution:
-        return EnergyDistribution(self._evaluator, self._rows[rows], self.n_samples, self.seed)
+        return EnergyDistribution(self._evaluator, self._rows[rows], self.n_samples, self.seed,
+                                  self.background_weight)
 
     # ------------------------------------------------------------ summary
     def log_normalizer(self) -> np.ndarray:
         """Estimated log Z(x) of each row, in user target units.
+
+        The normaliser of ``exp f(x, y)`` alone, whatever the background weight.
 
         Returns
         -------
@@ -99,7 +124,7 @@ class EnergyDistribution(ConditionalDistribution):
         ndarray
             ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
         """
-        return self._squeeze_target(self._summaries()[1])
+        return self._squeeze_target(self._moments()[0])
 
     def var(self) -> np.ndarray:
         """Marginal variance of each target dimension.
@@ -110,7 +135,7 @@ class EnergyDistribution(ConditionalDistribution):
             ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
         """
         with np.errstate(over="ignore"):  # only where the variance exceeds float64
-            return self._squeeze_target(np.square(self._summaries()[2]))
+            return self._squeeze_target(np.square(self._moments()[1]))
 
     def std(self) -> np.ndarray:
         """Marginal standard deviation of each target dimension.
@@ -120,10 +145,15 @@ class EnergyDistribution(ConditionalDistribution):
         ndarray
             ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
         """
-        return self._squeeze_target(self._summaries()[2])
+        return self._squeeze_target(self._moments()[1])
+
+    def _moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and marginal standard deviation of the distribution, background included."""
+        _, mean, std = self._summaries()
+        return self._background.mix_moments(mean, std)
 
     def _summaries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Log normaliser, mean and standard deviation of every row, computed once."""
+        """Log normaliser, mean and standard deviation of exp f for every row, computed once."""
         if self._summary is None:
             d = self.target_dim
             log_z, mean, std = np.empty(self.n_rows), np.empty((self.n_rows, d)), \
@@ -175,7 +205,7 @@ class EnergyDistribution(ConditionalDistribution):
     # ------------------------------------------------------------ pointwise
     def _logpdf_points(self, points: np.ndarray) -> np.ndarray:
         log_f = self._evaluator.log_unnormalized(self._rows, points)
-        return log_f - self.log_normalizer()[:, None]
+        return self._background.mix_log_density(log_f - self.log_normalizer()[:, None], points)
 
     def _cdf_points(self, points: np.ndarray) -> np.ndarray:
         out = np.empty(points.shape[:2])
@@ -187,39 +217,81 @@ class EnergyDistribution(ConditionalDistribution):
                 weights = softmax(log_weights, axis=1)
                 below = np.all(draws[:, None, :, :] <= points[where, :, None, :], axis=-1)
                 out[where] = np.einsum("rkm,rm->rk", below, weights)
-        return out
+        return self._background.mix_cdf(out, points)
 
     def _ppf(self, probabilities: np.ndarray) -> np.ndarray:
         out = np.empty((self.n_rows, self.target_dim))
         for where, rows in self._row_chunks():
             if self.target_dim == 1:
-                out[where, 0] = self._nodes(rows).ppf(probabilities[where, None])[:, 0]
+                out[where, 0] = self._quadrature_quantiles(self._nodes(rows), probabilities[where])
             else:
                 draws, log_weights = self._weighted_draws(rows, self.seed)
                 out[where] = _weighted_quantiles(draws, softmax(log_weights, axis=1),
-                                                 probabilities[where])
+                                                 probabilities[where], self._background)
         return out
+
+    def _quadrature_quantiles(self, nodes: RowNodes, probabilities: np.ndarray) -> np.ndarray:
+        """Quantiles ``(r,)`` of 1-D rows from their quadrature nodes, background included."""
+        quantiles = nodes.ppf(probabilities[:, None])[:, 0]
+        background = self._background
+        if not background.active:
+            return quantiles
+        weight = background.weight
+
+        def cdf(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+            return ((1.0 - weight) * nodes.take(rows).cdf(values)
+                    + weight * background.marginal_cdf(values, 0))
+
+        # The mixture's quantile lies between its two components' quantiles.
+        other = background.marginal_ppf(probabilities, 0)
+        return invert_cdf(cdf, probabilities, np.minimum(quantiles, other),
+                          np.maximum(quantiles, other))
 
     def _sample(self, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         seed = int(rng.integers(_PROPOSAL_SEED_BOUND))
+        background = self._background
         out = np.empty((self.n_rows, n_samples, self.target_dim))
         for where, rows in self._row_chunks():
             uniforms = _row_uniforms(seed, rows, n_samples)  # (r, n_samples)
+            # A draw below the background's weight comes from the background; the
+            # rest of the unit interval, stretched back onto it, drives p's draw.
+            from_background = uniforms < background.weight
+            energy_uniforms = np.clip((uniforms - background.weight)
+                                      / (1.0 - background.weight), 0.0, 1.0)
             if self.target_dim == 1:  # inverse CDF on the quadrature nodes
-                out[where, :, 0] = self._nodes(rows).ppf(uniforms)
+                out[where, :, 0] = self._nodes(rows).ppf(energy_uniforms)
             else:  # sampling-importance-resampling of the proposal draws
                 draws, log_weights = self._weighted_draws(rows, seed)
                 cumulative = np.cumsum(softmax(log_weights, axis=1), axis=1)
-                picks = _search_unit_rows(cumulative, uniforms)
+                picks = _search_unit_rows(cumulative, energy_uniforms)
                 out[where] = np.take_along_axis(draws, picks[:, :, None], axis=1)
+            if from_background.any():
+                out[where][from_background] = background.draws(
+                    self._background_uniforms(seed, rows, uniforms)[from_background])
         return out
+
+    def _background_uniforms(self, seed: int, rows: np.ndarray,
+                             uniforms: np.ndarray) -> np.ndarray:
+        """Uniforms ``(r, n_samples, d)`` for background draws, given the selecting ones.
+
+        For d = 1 the selecting uniform, below the weight, is itself uniform
+        once divided by it; for d > 1 each row has its own second stream.
+        """
+        if self.target_dim == 1:
+            return uniforms[:, :, None] / self._background.weight
+        n_samples = uniforms.shape[1]
+        return _row_uniforms(seed ^ _BACKGROUND_STREAM, rows, n_samples * self.target_dim
+                             ).reshape(len(rows), n_samples, self.target_dim)
 
     def mode(self) -> np.ndarray:
         """Most likely target of each row: gradient ascent on f from the best candidate.
 
         Starts from the quadrature node (d = 1) or proposal draw (d > 1) of
         highest density, then refines by gradient ascent on f(x, y), the
-        prediction rule of earlier energy-based regression work.
+        prediction rule of earlier energy-based regression work. With a
+        background, the background's mean is returned instead where the
+        mixture's density is higher there (the background's small, smooth slope
+        moves p's mode by a negligible amount, second order in its weight).
 
         Returns
         -------
@@ -234,7 +306,13 @@ class EnergyDistribution(ConditionalDistribution):
                 points, _ = self._evaluator.proposal_draws(rows, self.n_samples, self.seed)
                 best = np.argmax(self._evaluator.log_unnormalized(rows, points), axis=1)
                 starts[where] = points[np.arange(len(rows)), best]
-        return self._squeeze_target(self._evaluator.ascend(self._rows, starts))
+        modes = self._evaluator.ascend(self._rows, starts)
+        if self._background.active:
+            candidates = np.stack([modes, np.broadcast_to(self._background.mean, modes.shape)],
+                                  axis=1)  # (n, 2, d)
+            best = np.argmax(self._logpdf_points(candidates), axis=1)
+            modes = candidates[np.arange(self.n_rows), best]
+        return self._squeeze_target(modes)
 
 
 def _row_uniforms(seed: int, rows: np.ndarray, n_samples: int) -> np.ndarray:
@@ -269,14 +347,37 @@ def _search_unit_rows(sorted_rows: np.ndarray, values: np.ndarray) -> np.ndarray
     return np.minimum(flat.reshape(values.shape) - width * np.arange(n_rows)[:, None], width - 1)
 
 
-def _weighted_quantiles(draws: np.ndarray, weights: np.ndarray,
-                        probabilities: np.ndarray) -> np.ndarray:
-    """Per-dimension weighted quantiles of ``draws (r, m, d)``; returns ``(r, d)``."""
+def _weighted_quantiles(draws: np.ndarray, weights: np.ndarray, probabilities: np.ndarray,
+                        background: Background) -> np.ndarray:
+    """Per-dimension quantiles ``(r, d)`` of weighted draws ``(r, m, d)`` mixed with a background.
+
+    The marginal CDF ``G(y) = (1 - ε) C(y) + ε B(y)`` has ``C`` a step function
+    of the draws, so between two sorted draws ``G = p`` is solved in closed form
+    by the background's quantile; a root at a draw is where ``G`` jumps over p.
+    Without background the quantile is the first draw with ``C >= p``.
+    """
+    weight = background.weight
     out = np.empty((draws.shape[0], draws.shape[2]))
+    rows = np.arange(len(draws))
     for dim in range(draws.shape[2]):
         order = np.argsort(draws[:, :, dim], axis=1)
         values = np.take_along_axis(draws[:, :, dim], order, axis=1)
         cumulative = np.cumsum(np.take_along_axis(weights, order, axis=1), axis=1)
-        picks = _search_unit_rows(cumulative, probabilities[:, None])[:, 0]
-        out[:, dim] = values[np.arange(len(values)), picks]
+        if not background.active:
+            picks = _search_unit_rows(cumulative, probabilities[:, None])[:, 0]
+            out[:, dim] = values[rows, picks]
+            continue
+        mixed = (1.0 - weight) * cumulative + weight * background.marginal_cdf(values, dim)
+        reached = mixed >= probabilities[:, None]
+        first = np.argmax(reached, axis=1)  # G at the first draw at or above p ...
+        first = np.where(reached.any(axis=1), first, values.shape[1])  # ... or past the last
+        below = np.where(first > 0, cumulative[rows, np.maximum(first - 1, 0)], 0.0)
+        share = (probabilities - (1.0 - weight) * below) / weight  # B(y) where G(y) = p
+        with np.errstate(divide="ignore"):
+            root = np.where(share < 1.0, background.marginal_ppf(np.clip(share, 0.0, 1.0), dim),
+                            np.inf)
+        previous = np.where(first > 0, values[rows, np.maximum(first - 1, 0)], -np.inf)
+        root = np.maximum(root, previous)  # rounding must not put the root below G's last miss
+        at_draw = values[rows, np.minimum(first, values.shape[1] - 1)]
+        out[:, dim] = np.where(first < values.shape[1], np.minimum(root, at_draw), root)
     return out

@@ -14,7 +14,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import optimize, stats
 
 from skebm import EnergyRegressor
 from skebm._evaluator import EnergyEvaluator, quasi_random_draws
@@ -58,6 +58,7 @@ class GaussianEvaluator:
         self.means, self.stds, self.offsets = means, stds, offsets
         self.n_rows, self.target_dim = means.shape
         self.target_scale = np.max(stds, axis=0)  # the real one's unit of standardisation
+        self.target_mean = np.mean(means, axis=0)
 
     def fine_grid(self):
         low = np.min(self.means - 12.0 * self.stds)
@@ -342,6 +343,118 @@ def test_is_a_conditional_distribution():
     dist = energy_distribution((np.zeros((2, 1)), np.ones((2, 1)), np.zeros(2)))
     assert isinstance(dist, ConditionalDistribution) and len(dist) == 2
     assert "EnergyDistribution" in repr(dist)
+
+
+# ====================================================================== with a background
+BACKGROUND = 0.2
+"""A large weight, so that a background handled wrongly shows in every check."""
+
+
+def with_background(params, n_samples=N_SAMPLES):
+    return EnergyDistribution(GaussianEvaluator(*params), n_samples=n_samples, seed=0,
+                              background_weight=BACKGROUND)
+
+
+def mixture_marginal(params, dim):
+    """The exact marginal mixture of dimension ``dim``: cdf and pdf callables per row."""
+    means, stds, _ = params
+    evaluator = GaussianEvaluator(*params)
+    centre, scale = evaluator.target_mean[dim], evaluator.target_scale[dim]
+
+    def cdf(values, row):
+        return ((1 - BACKGROUND) * stats.norm.cdf(values, means[row, dim], stds[row, dim])
+                + BACKGROUND * stats.norm.cdf(values, centre, scale))
+
+    return cdf, centre, scale
+
+
+@FAST
+@given(gaussian_energies(), st.integers(0, 2**16))
+def test_background_logpdf_is_the_mixtures(params, seed):
+    means, stds, _ = params
+    dist = with_background(params)
+    evaluator = GaussianEvaluator(*params)
+    points = points_around(dist, 9, seed).reshape(len(dist), 9, -1)
+    energy = stats.norm.logpdf(points, means[:, None], stds[:, None]).sum(axis=2)
+    background = stats.norm.logpdf(points, evaluator.target_mean,
+                                   evaluator.target_scale).sum(axis=2)
+    expected = np.logaddexp(np.log1p(-BACKGROUND) + energy, np.log(BACKGROUND) + background)
+    tolerance = 1e-4 if dist.target_dim == 1 else importance_sampling_tolerances(2)[0]
+    np.testing.assert_allclose(dist.logpdf(points[..., 0] if dist.target_dim == 1 else points),
+                               expected, atol=tolerance)
+
+
+@FAST
+@given(gaussian_energies(target_dims=(1,)), st.floats(1e-4, 1.0 - 1e-4))
+def test_background_cdf_and_ppf_are_the_mixtures_in_1d(params, q):
+    dist = with_background(params)
+    cdf, _, _ = mixture_marginal(params, 0)
+    quantile = dist.ppf(q)
+    np.testing.assert_allclose(dist.cdf(quantile), q, atol=1e-9)  # an exact inverse ...
+    for row in range(len(dist)):  # ... of the mixture's CDF
+        assert cdf(quantile[row], row) == pytest.approx(q, abs=1e-3)
+
+
+@FAST
+@given(gaussian_energies(target_dims=(2,)), st.floats(0.02, 0.98))
+def test_background_marginal_ppf_is_the_mixtures_in_2d(params, q):
+    means, stds, _ = params
+    quantile = with_background(params).ppf(q)
+    for dim in range(2):
+        cdf, centre, scale = mixture_marginal(params, dim)
+        for row in range(len(means)):
+            low = min(means[row, dim] - 10 * stds[row, dim], centre - 10 * scale)
+            high = max(means[row, dim] + 10 * stds[row, dim], centre + 10 * scale)
+            exact = optimize.brentq(lambda v, cdf=cdf, row=row: cdf(v, row) - q, low, high)
+            assert quantile[row, dim] == pytest.approx(exact, abs=0.15 * stds.max())
+
+
+@FAST
+@given(gaussian_energies())
+def test_background_moments_are_the_mixtures(params):
+    means, stds, _ = params
+    dist = with_background(params)
+    evaluator = GaussianEvaluator(*params)
+    centre, scale = evaluator.target_mean, evaluator.target_scale
+    mean = (1 - BACKGROUND) * means + BACKGROUND * centre
+    var = ((1 - BACKGROUND) * stds**2 + BACKGROUND * scale**2
+           + BACKGROUND * (1 - BACKGROUND) * (means - centre) ** 2)
+    shape = (len(means),) if dist.target_dim == 1 else means.shape
+    tolerance = 1e-4 if dist.target_dim == 1 else 0.05
+    np.testing.assert_allclose(dist.mean(), mean.reshape(shape),
+                               atol=tolerance * np.sqrt(var.max()))
+    np.testing.assert_allclose(dist.var(), var.reshape(shape), rtol=2 * tolerance)
+
+
+@settings(max_examples=10, deadline=None)
+@given(gaussian_energies(), st.integers(0, 2**16))
+def test_background_samples_follow_the_mixture(params, seed):
+    dist = with_background(params)
+    draws = dist.sample(2000, random_state=seed).reshape(len(dist), 2000, -1)
+    for dim in range(dist.target_dim):
+        cdf, _, _ = mixture_marginal(params, dim)
+        for row in range(len(dist)):
+            result = stats.kstest(draws[row, :, dim], lambda v, cdf=cdf, row=row: cdf(v, row))
+            # 2-D draws resample importance-sampling draws: their marginal is close, not exact.
+            assert result.pvalue > (1e-4 if dist.target_dim == 1 else 1e-8)
+
+
+@pytest.mark.parametrize(("weight", "expected"), [(0.2, [-5.0, 5.0]), (0.6, [0.0, 0.0])])
+def test_background_mode_is_where_the_mixture_peaks(weight, expected):
+    params = (np.array([[-5.0], [5.0]]), np.ones((2, 1)), np.zeros(2))  # background N(0, 1)
+    dist = EnergyDistribution(GaussianEvaluator(*params), background_weight=weight)
+    np.testing.assert_allclose(dist.mode(), expected, atol=1e-6)
+
+
+def test_a_background_bounds_the_log_loss_far_from_the_energy():
+    # Row 0 is certain of 0 (sd 0.01); row 1 makes the background N(0, 1).
+    params = (np.zeros((2, 1)), np.array([[0.01], [1.0]]), np.zeros(2))
+    far = np.array([1.0, 1.0])  # 100 of row 0's standard deviations out
+    plain = EnergyDistribution(GaussianEvaluator(*params))
+    mixed = EnergyDistribution(GaussianEvaluator(*params), background_weight=0.001)
+    assert plain.logpdf(far)[0] < -4000.0
+    assert mixed.logpdf(far)[0] == pytest.approx(np.log(0.001) + stats.norm.logpdf(1.0),
+                                                 abs=1e-6)
 
 
 # ====================================================================== a fitted model
