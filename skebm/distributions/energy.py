@@ -16,6 +16,7 @@ from skebm.distributions._roots import invert_cdf
 __all__ = ["EnergyDistribution"]
 
 _PROPOSAL_SEED_BOUND = 2**31 - 1
+_BELOW_ONE = float(np.nextafter(1.0, 0.0))
 _BACKGROUND_STREAM = 0x5BD1E995
 """Mixed into the sampling seed for the background's own random numbers (d > 1)."""
 _NODES_PER_ROW = 1024
@@ -373,11 +374,12 @@ def _weighted_quantiles(draws: np.ndarray, weights: np.ndarray, probabilities: n
         first = np.where(reached.any(axis=1), first, values.shape[1])  # ... or past the last
         below = np.where(first > 0, cumulative[rows, np.maximum(first - 1, 0)], 0.0)
         share = (probabilities - (1.0 - weight) * below) / weight  # B(y) where G(y) = p
-        with np.errstate(divide="ignore"):
-            root = np.where(share < 1.0, background.marginal_ppf(np.clip(share, 0.0, 1.0), dim),
-                            np.inf)
+        with np.errstate(divide="ignore"):  # rounding can make share 0 or 1: clipped below
+            root = background.marginal_ppf(np.clip(share, 0.0, _BELOW_ONE), dim)
         previous = np.where(first > 0, values[rows, np.maximum(first - 1, 0)], -np.inf)
         root = np.maximum(root, previous)  # rounding must not put the root below G's last miss
         at_draw = values[rows, np.minimum(first, values.shape[1] - 1)]
-        out[:, dim] = np.where(first < values.shape[1], np.minimum(root, at_draw), root)
+        # Past the last draw G < p there, so the root is the background's (finite for p < 1).
+        out[:, dim] = np.where(first == values.shape[1], root,
+                               np.where(share < 1.0, np.minimum(root, at_draw), at_draw))
     return out

@@ -439,6 +439,17 @@ def test_background_samples_follow_the_mixture(params, seed):
             assert result.pvalue > (1e-4 if dist.target_dim == 1 else 1e-8)
 
 
+@pytest.mark.parametrize("target_dim", [1, 2])
+def test_background_quantiles_stay_finite_at_extreme_probabilities(target_dim):
+    rng = np.random.default_rng(0)
+    params = (rng.normal(size=(3, target_dim)), np.exp(rng.normal(size=(3, target_dim))),
+              np.zeros(3))
+    dist = with_background(params, n_samples=256)
+    quantiles = np.array([dist.ppf(q) for q in (1e-300, 1e-12, 0.5, 1 - 1e-12, 1 - 1e-16)])
+    assert np.all(np.isfinite(quantiles))
+    assert np.all(np.diff(quantiles, axis=0) >= 0.0)
+
+
 @pytest.mark.parametrize(("weight", "expected"), [(0.2, [-5.0, 5.0]), (0.6, [0.0, 0.0])])
 def test_background_mode_is_where_the_mixture_peaks(weight, expected):
     params = (np.array([[-5.0], [5.0]]), np.ones((2, 1)), np.zeros(2))  # background N(0, 1)
