@@ -349,7 +349,8 @@ def _exponential_fraction(rise: np.ndarray, fraction: np.ndarray) -> np.ndarray:
     """
     flat = np.abs(rise) < 1e-9
     u = np.where(flat, -1.0, rise)
-    with np.errstate(over="ignore", under="ignore"):
+    # Each form is exact on its own side; the other side's overflow (inf / inf) is discarded.
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         falling = np.expm1(u * fraction) / np.expm1(u)
         rising = (np.exp(u * (fraction - 1.0)) - np.exp(-u)) / -np.expm1(-u)
     return np.where(flat, fraction, np.where(u < 0, falling, rising))
@@ -359,7 +360,7 @@ def _exponential_fraction_inverse(rise: np.ndarray, share: np.ndarray) -> np.nda
     """Inverse of :func:`_exponential_fraction` in its second argument."""
     flat = np.abs(rise) < 1e-9
     u = np.where(flat, -1.0, rise)
-    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         falling = np.log1p(share * np.expm1(u)) / u
         rising = 1.0 + np.log(share * -np.expm1(-u) + np.exp(-u)) / u
     return np.clip(np.where(flat, share, np.where(u < 0, falling, rising)), 0.0, 1.0)
