@@ -89,8 +89,13 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """
 
     @abstractmethod
-    def _distribution(self, inputs: torch.Tensor) -> ConditionalDistribution:
-        """The predictive distributions for preprocessed inputs."""
+    def _distribution(self, inputs: torch.Tensor,
+                      background: bool = True) -> ConditionalDistribution:
+        """The predictive distributions for preprocessed inputs.
+
+        ``background=False`` leaves out the background (``background_weight_``):
+        the network's own distributions, which the held-out checks score.
+        """
 
     # ------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -279,7 +284,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         held_out_targets = targets[held_out].double().numpy() * scaler.scale + scaler.mean
 
         def validation_score() -> np.ndarray:
-            dist = self._distribution(inputs[held_out])
+            # The bare network: over-fitting shows as held-out rows it deems impossible,
+            # the very signal the background would hide.
+            dist = self._distribution(inputs[held_out], background=False)
             return dist.logpdf(_squeeze(held_out_targets))  # per row: mean and its error
 
         return inputs[kept], targets[kept], validation_score

@@ -192,7 +192,8 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
                        teacher_weight=float(self.teacher_weight))
 
     # ------------------------------------------------------------ prediction
-    def _distribution(self, inputs: InputBatches) -> GaussianMixtureDistribution:
+    def _distribution(self, inputs: InputBatches,
+                      background: bool = True) -> GaussianMixtureDistribution:
         student = self.module_.student
         chunks = []
         with torch.inference_mode():
@@ -207,7 +208,8 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
                   & np.isfinite(stds).all(axis=(1, 2)) & np.all(stds > 0, axis=(1, 2)))
         if not finite.all():
             raise NonFiniteOutputError(_non_finite_message(np.flatnonzero(~finite), inputs))
-        background = Background(self.background_weight_, scaler.mean, scaler.scale)
+        background = Background(self.background_weight_ if background else 0.0, scaler.mean,
+                                scaler.scale)
         return GaussianMixtureDistribution(*background.append_to(log_weights, means, stds))
 
 

@@ -111,8 +111,10 @@ background_weight : "auto" or float in [0, 1), default="auto"
     distribution (density, CDF, quantiles, moments, samples) is that of
     the mixture. ``"auto"`` gives the background the weight of one
     observation, ``1 / (n_samples + 1)``, so its cost vanishes as data
-    grow; 0 switches it off. Held-out checks of early stopping score the
-    mixture too.""",
+    grow; 0 switches it off. Training does not depend on it: the held-out
+    checks of early stopping score the network's own distribution, because
+    over-fitting shows there as held-out rows it deems impossible, the very
+    signal the background would hide.""",
     "device": """\
 device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
     Where to train and predict; ``"auto"`` picks CUDA when available.""",

@@ -170,11 +170,11 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         return partial(gaussian_noise_objective, n_noise_samples=self.n_noise_samples,
                        sigmas=self._noise_sigmas(device))
 
-    def _distribution(self, inputs: InputBatches) -> EnergyDistribution:
+    def _distribution(self, inputs: InputBatches, background: bool = True) -> EnergyDistribution:
         evaluator = EnergyEvaluator(
             self.module_, inputs, self._target_scaler.mean, self._target_scaler.scale,
             self._grid_bounds, self.device_,
         )
         return EnergyDistribution(evaluator, n_samples=self.n_inference_samples,
                                   seed=self._inference_seed,
-                                  background_weight=self.background_weight_)
+                                  background_weight=self.background_weight_ if background else 0.0)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import norm
 from helpers import FAST, heteroscedastic
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -202,6 +203,27 @@ def test_early_stopping_records_validation_scores_and_can_stop_early(estimator):
                       n_noise_samples=16, random_state=0).fit(X, y)
     assert "validation_score" in model.history_[0]
     assert model.n_iter_ < 200
+
+
+def test_the_background_changes_predictions_not_training(estimator):
+    X, y = heteroscedastic(300)
+    settings = dict(FAST, max_epochs=6, early_stopping=True, n_iter_no_change=2)
+    plain = estimator(**settings, background_weight=0.0).fit(X, y)
+    mixed = estimator(**settings).fit(X, y)  # background_weight="auto"
+    weight = mixed.background_weight_
+    assert weight == pytest.approx(1.0 / 301.0)
+    # The held-out checks score the network alone: the same history and network.
+    assert [r.get("validation_score") for r in mixed.history_] == \
+        [r.get("validation_score") for r in plain.history_]
+    for name, value in plain.module_.state_dict().items():
+        torch.testing.assert_close(mixed.module_.state_dict()[name], value, rtol=0, atol=0)
+    # Predictions are the mixture of that network with N(mean of y, std of y).
+    queries = np.broadcast_to(np.linspace(-30.0, 30.0, 7), (5, 7))  # some far out
+    expected = np.logaddexp(np.log1p(-weight) + plain.predict_dist(X[:5]).logpdf(queries),
+                            np.log(weight) + norm.logpdf(queries, np.mean(y), np.std(y)))
+    np.testing.assert_allclose(mixed.predict_dist(X[:5]).logpdf(queries), expected, rtol=1e-9)
+    np.testing.assert_allclose(mixed.predict(X[:5]),
+                               (1 - weight) * plain.predict(X[:5]) + weight * np.mean(y))
 
 
 # ---------------------------------------------------------------- bad input
