@@ -65,11 +65,14 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
     **Integer targets** (ratings, counts): with ``discrete=True``, ``y`` must
     hold integers ``k``. Every model is fitted on the dequantised targets
-    ``k + U(-1/2, 1/2)`` (drawn once per ``fit`` from a seed derived from the
-    wrapped estimator's ``random_state``, as in the Examples), and the maps
-    are fitted to the held-out PIT intervals ``[F(k - 1/2), F(k + 1/2)]``
-    (:meth:`CalibrationMap.from_intervals`), so that the probabilities of
-    the integers, ``P(Y = k) = cdf(k + 1/2) - cdf(k - 1/2)`` of the
+    ``k + U(-1/2, 1/2)``, drawn once per ``fit``: the first ``n`` draws of
+    ``np.random.default_rng(seed)`` (``uniform(-0.5, 0.5)``; the next ``n``,
+    ``random()``, randomise ``pit_values_``), with ``seed =
+    check_random_state(random_state).randint(2**31 - 1)`` for the wrapped
+    estimator's ``random_state`` (a Pipeline's: its last step's that has
+    one). The maps are fitted to the held-out PIT intervals
+    ``[F(k - 1/2), F(k + 1/2)]`` (:meth:`CalibrationMap.from_intervals`), so
+    that the probabilities of the integers, ``P(Y = k) = cdf(k + 1/2) - cdf(k - 1/2)`` of the
     recalibrated :meth:`predict_dist`, are calibrated: their randomised PIT
     (:func:`pit` with ``discrete=True``) is uniform. :meth:`predict_dist`
     still returns the continuous distribution of the dequantised target;
@@ -142,12 +145,6 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     ...     np.full((1, len(k)), k - 0.5))
     >>> bool(0.99 < probabilities.sum() <= 1.0)
     True
-
-    With ``discrete=True`` the dequantisation noise and the uniforms of
-    ``pit_values_`` are ``np.random.default_rng(seed)`` draws (``uniform(-0.5,
-    0.5)`` for the ``n`` rows, then ``random()`` for them), with ``seed =
-    check_random_state(random_state).randint(2**31 - 1)`` for the wrapped
-    estimator's ``random_state`` (a Pipeline's: its last step's that has one).
     """
 
     _parameter_constraints: dict = {
