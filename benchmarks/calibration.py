@@ -27,13 +27,24 @@ absolute deviation of the empirical PIT CDF from uniform) and the test NLL.
 Data sets: the toy problems of ``skebm.datasets`` (fresh train/test draws per
 split), small blob-count images (``make_blob_images``), and the UCI sets in
 ``../shared/data/uci`` (their standard splits 0..k-1; skipped when absent).
-wine-quality-red has integer targets. As in ``uci.py`` the models are fitted
-on dequantised targets ``y + U(-0.5, 0.5)`` (fixed seed per split), so the
-cross-fitted PIT values are continuous; on the test rows the PIT is the
-randomised PIT of the integer (Czado, Gneiting and Held 2009),
-``F(y - 0.5) + V (F(y + 0.5) - F(y - 0.5))`` with ``V ~ U(0, 1)`` (fixed
-seed), which is uniform exactly when the model's probabilities of the
-integers are calibrated, and the NLL is ``-log P(y - 0.5 < Y <= y + 0.5)``.
+wine-quality-red has integer targets and is run as
+``RecalibratedRegressor(discrete=True)`` runs it: the training integers ``k``
+are dequantised once per split, ``k + U(-0.5, 0.5)`` with the ``n``
+draws of ``np.random.default_rng(seed).uniform(-0.5, 0.5, n)``,
+``seed = check_random_state(split).randint(2**31 - 1)`` (the regressor's
+seed for the wrapped ``EnergyRegressor(random_state=split)``; ``uci.py``
+draws its noise from ``default_rng(1000 + split)`` instead, so the raw fits
+differ from that benchmark's by the noise draw); the raw and fold models are
+fitted on those targets; stage 1 saves the fold models' held-out PIT
+intervals ``[F(k - 0.5), F(k + 0.5)]`` and the maps are fitted to them
+(``CalibrationMap.from_intervals``). The test integers are scored by the
+randomised PIT (Czado, Gneiting and Held 2009)
+``F(k - 0.5) + V (F(k + 0.5) - F(k - 0.5))``, ``V`` from
+``default_rng(2000 + split)``, which is uniform exactly when the
+probabilities of the integers are calibrated, and by the discrete NLL
+``-log P(k - 0.5 < Y <= k + 0.5)``. ``--continuous-map`` instead fits the
+maps to the held-out randomised PIT values with the continuous
+``CalibrationMap`` (for comparison; not what the library does).
 
 Acceptance (issue 12): after recalibration every level within +-3 points,
 test NLL not worse than raw by more than 0.02 nats.
@@ -57,6 +68,8 @@ from sklearn.model_selection import KFold
 
 import skebm
 from skebm.calibration import CalibrationMap, RecalibratedRegressor, calibration_error, pit
+from skebm.calibration._discrete import dequantise, pit_intervals, randomised_pit
+from skebm.calibration._regressor import _fit_seed
 from skebm.datasets import make_blob_images, make_brando2019, make_gustafsson2020
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
@@ -85,11 +98,8 @@ def load_split(name: str, split: int):
     target = int(np.loadtxt(folder / "index_target.txt"))
     train = np.loadtxt(folder / f"index_train_{split}.txt", dtype=int)
     test = np.loadtxt(folder / f"index_test_{split}.txt", dtype=int)
-    X_train, y_train = data[train][:, features], data[train, target]
-    if name in DISCRETE:  # dequantise the training targets with a fixed seed per split
-        rng = np.random.default_rng(1000 + split)
-        y_train = y_train + rng.uniform(-0.5, 0.5, size=y_train.shape)
-    return X_train, y_train, data[test][:, features], data[test, target]
+    X, y = data[:, features], data[:, target]
+    return X[train], y[train], X[test], y[test]
 
 
 def make_model(kind: str, seed: int):
@@ -110,40 +120,60 @@ def fit_split(name: str, split: int, args) -> dict:
     """The raw model, the fold models and their PIT/CDF values on one split."""
     X, y, X_test, y_test = load_split(name, split)
     start = time.perf_counter()
-    models = [make_model(args.model, split).fit(X, y)]
-    train_pit, train_fold = np.empty(len(y)), np.empty(len(y), dtype=int)
+    discrete = name in DISCRETE
+    # Integers: dequantised as RecalibratedRegressor(discrete=True) does, same seed.
+    seed = _fit_seed(make_model(args.model, split))
+    fit_targets, uniforms = dequantise(y, seed) if discrete else (y, None)
+    models = [make_model(args.model, split).fit(X, fit_targets)]
+    train_cdf, train_fold = np.empty((len(y), 2)), np.empty(len(y), dtype=int)
     folds = KFold(args.cv, shuffle=True, random_state=split)
     for k, (train, held_out) in enumerate(folds.split(X, y)):
-        fold_model = make_model(args.model, split).fit(X[train], y[train])
-        train_pit[held_out] = pit(fold_model, X[held_out], y[held_out])
+        fold_model = make_model(args.model, split).fit(X[train], fit_targets[train])
+        if discrete:
+            bounds = pit_intervals(fold_model.predict_dist(X[held_out]), y[held_out])
+            train_cdf[held_out] = np.stack(bounds, axis=1)
+        else:
+            train_cdf[held_out] = pit(fold_model, X[held_out], y[held_out])[:, None]
         train_fold[held_out] = k
         models.append(fold_model)
+    train_pit = (randomised_pit(train_cdf[:, 0], train_cdf[:, 1], uniforms) if discrete
+                 else train_cdf[:, 0])
     points = test_points(name, y_test)
     dists = [model.predict_dist(X_test) for model in models]
     test_cdf = np.stack([dist.cdf(points) for dist in dists])  # (1 + K, n, P)
     test_logpdf = np.stack([dist.logpdf(y_test) for dist in dists])  # (1 + K, n)
-    return dict(y_test=y_test, train_pit=train_pit, train_fold=train_fold, test_cdf=test_cdf,
-                test_logpdf=test_logpdf, fit_seconds=time.perf_counter() - start)
+    saved = dict(y_test=y_test, train_pit=train_pit, train_fold=train_fold, test_cdf=test_cdf,
+                 test_logpdf=test_logpdf, fit_seconds=time.perf_counter() - start)
+    if discrete:
+        saved["train_cdf"] = train_cdf  # the held-out PIT intervals, (n, 2)
+    return saved
 
 
 # ------------------------------------------------------------------ stage 2
-def recalibrated_values(saved, variant: str, n_knots="auto"):
+def recalibrated_values(saved, variant: str, n_knots="auto", continuous_map=False):
     """Test CDF ``(n, P)`` and log-density ``(n,)`` of one variant from the saved values."""
     cdf, logpdf = saved["test_cdf"], saved["test_logpdf"]
     if variant == "raw":
         return cdf[0], logpdf[0]
     if variant == "fold-mixture":  # the fold models averaged, no map
         return cdf[1:].mean(axis=0), np.log(np.mean(np.exp(logpdf[1:]), axis=0))
+
+    def fitted_map(rows):
+        if "train_cdf" in saved and not continuous_map:  # integers: the held-out PIT intervals
+            lower, upper = saved["train_cdf"][rows, 0], saved["train_cdf"][rows, 1]
+            return CalibrationMap.from_intervals(lower, upper, _knots(n_knots, lower))
+        values = saved["train_pit"][rows]
+        return CalibrationMap(values, _knots(n_knots, values))
+
     if variant == "refit":
-        pairs = [(0, CalibrationMap(saved["train_pit"], _knots(n_knots, saved["train_pit"])))]
+        pairs = [(0, fitted_map(np.arange(len(saved["train_pit"]))))]
     elif variant == "ensemble":
-        pairs = []
-        for k in range(len(cdf) - 1):
-            values = saved["train_pit"][saved["train_fold"] == k]
-            pairs.append((1 + k, CalibrationMap(values, _knots(n_knots, values))))
+        pairs = [(1 + k, fitted_map(saved["train_fold"] == k)) for k in range(len(cdf) - 1)]
     else:
         raise ValueError(variant)
     mapped = [calibration(cdf[i]) for i, calibration in pairs]
+    if cdf.shape[-1] == 2:  # integers: scored by the CDF at k -+ 0.5, no log-density needed
+        return np.mean(mapped, axis=0), np.full(cdf.shape[1], np.nan)
     log_densities = [calibration.log_derivative(cdf[i][:, 0]) + logpdf[i]
                      for i, calibration in pairs]
     top = np.max(log_densities, axis=0)
@@ -166,12 +196,13 @@ def test_pit_and_nll(name: str, split: int, y_test, cdf, logpdf):
     return np.clip(cdf[:, 0], 0.0, 1.0), -logpdf
 
 
-def summarise(name: str, files: list[Path], variant: str, n_knots="auto") -> dict:
+def summarise(name: str, files: list[Path], variant: str, n_knots="auto",
+              continuous_map=False) -> dict:
     pits, nlls = [], []
     for path in files:
         saved = dict(np.load(path))
         split = int(path.stem.rsplit("_", 1)[1])
-        cdf, logpdf = recalibrated_values(saved, variant, n_knots)
+        cdf, logpdf = recalibrated_values(saved, variant, n_knots, continuous_map)
         values, nll = test_pit_and_nll(name, split, saved["y_test"], cdf, logpdf)
         pits.append(values)
         nlls.append(nll)
@@ -189,7 +220,7 @@ def tabulate(args) -> None:
         if not files:
             continue
         label = name + (" (discrete)" if name in DISCRETE else "")
-        summaries = {variant: summarise(name, files, variant, args.n_knots)
+        summaries = {variant: summarise(name, files, variant, args.n_knots, args.continuous_map)
                      for variant in args.variants}
         for variant, summary in summaries.items():
             rows.append([label, variant, len(files), summary["n_test"],
@@ -219,12 +250,18 @@ def verify(name: str, args) -> None:
     points = test_points(name, y_test)
     for ensemble in (False, True):
         model = RecalibratedRegressor(make_model(args.model, 0), ensemble=ensemble,
+                                      discrete=name in DISCRETE,
                                       cv=KFold(args.cv, shuffle=True, random_state=0)).fit(X, y)
         cdf, logpdf = recalibrated_values(saved, "ensemble" if ensemble else "refit")
         dist = model.predict_dist(X_test)
-        print(f"{name} split 0, ensemble={ensemble}: max |PIT difference| "
-              f"{np.max(np.abs(dist.cdf(points) - cdf)):.2e}, max |logpdf difference| "
-              f"{np.max(np.abs(dist.logpdf(y_test) - logpdf)):.2e}")
+        if name in DISCRETE:  # the saved values are the CDF at k -+ 0.5; compare log P(Y = k)
+            logpdf = np.log(cdf[:, 1] - cdf[:, 0])
+            model_logpdf = np.log(np.diff(dist.cdf(points), axis=1)[:, 0])
+        else:
+            model_logpdf = dist.logpdf(y_test)
+        print(f"{name} split 0, ensemble={ensemble}: max |CDF difference| "
+              f"{np.max(np.abs(dist.cdf(points) - cdf)):.2e}, max |log-likelihood difference| "
+              f"{np.max(np.abs(model_logpdf - logpdf)):.2e}")
 
 
 def main() -> None:
@@ -238,6 +275,8 @@ def main() -> None:
     parser.add_argument("--verify", default=None)
     parser.add_argument("--n-knots", default="auto",
                         help='the maps\' n_knots: "auto", an int, or "cube-root" (the old rule)')
+    parser.add_argument("--continuous-map", action="store_true",
+                        help="integer targets: fit the continuous map to randomised PIT values")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -13,6 +13,12 @@ from sklearn.utils import _safe_indexing, check_random_state, get_tags, indexabl
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from skebm.calibration._discrete import (
+    dequantise,
+    integer_values,
+    pit_intervals,
+    randomised_pit,
+)
 from skebm.calibration._distribution import RecalibratedDistribution
 from skebm.calibration._map import CalibrationMap
 from skebm.calibration._mixture import EqualMixtureDistribution
@@ -57,6 +63,21 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     consistent joint density. For multi-dimensional targets, diagnose the
     marginals with :func:`pit` and :func:`calibration_error`.
 
+    **Integer targets** (ratings, counts): with ``discrete=True``, ``y`` must
+    hold integers ``k``. Every model is fitted on the dequantised targets
+    ``k + U(-1/2, 1/2)``, drawn once per ``fit``: the first ``n`` draws of
+    ``np.random.default_rng(seed)`` (``uniform(-0.5, 0.5)``; the next ``n``,
+    ``random()``, randomise ``pit_values_``), with ``seed =
+    check_random_state(random_state).randint(2**31 - 1)`` for the wrapped
+    estimator's ``random_state`` (a Pipeline's: its last step's that has
+    one). The maps are fitted to the held-out PIT intervals
+    ``[F(k - 1/2), F(k + 1/2)]`` (:meth:`CalibrationMap.from_intervals`), so
+    that the probabilities of the integers, ``P(Y = k) = cdf(k + 1/2) - cdf(k - 1/2)`` of the
+    recalibrated :meth:`predict_dist`, are calibrated: their randomised PIT
+    (:func:`pit` with ``discrete=True``) is uniform. :meth:`predict_dist`
+    still returns the continuous distribution of the dequantised target;
+    rounding its :meth:`sample` gives integers with those probabilities.
+
     Parameters
     ----------
     estimator : estimator with ``predict_dist``
@@ -75,6 +96,9 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     ensemble : bool, default=False
         Predict with the model fitted on all rows and one map (False), or with
         the mixture of the recalibrated fold models (True); see above.
+    discrete : bool, default=False
+        Whether ``y`` holds integers whose probabilities are to be calibrated
+        (see above); a ValueError is raised at ``fit`` if it does not.
 
     Attributes
     ----------
@@ -88,7 +112,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     calibration_ : CalibrationMap
         Without ``ensemble``: the map fitted on all PIT values.
     pit_values_ : ndarray of shape (n_samples,)
-        The cross-fitted PIT values of the training rows.
+        The cross-fitted PIT values of the training rows (with ``discrete``,
+        their randomised PIT).
     n_features_in_ : int
         Number of input features (when the estimator records it).
 
@@ -109,6 +134,17 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     >>> mixture = RecalibratedRegressor(base, cv=3, ensemble=True).fit(X, y)
     >>> len(mixture.estimators_), len(mixture.calibrations_)
     (3, 3)
+
+    Integer targets, with the probability of each integer from the CDF:
+
+    >>> ratings = np.rint(3 + 2 * np.sin(X[:, 0]) + rng.normal(size=300))
+    >>> rated = RecalibratedRegressor(base, cv=3, discrete=True).fit(X, ratings)
+    >>> dist = rated.predict_dist(X[:1])
+    >>> k = np.arange(-3.0, 10.0)
+    >>> probabilities = dist.cdf(np.full((1, len(k)), k + 0.5)) - dist.cdf(
+    ...     np.full((1, len(k)), k - 0.5))
+    >>> bool(0.99 < probabilities.sum() <= 1.0)
+    True
     """
 
     _parameter_constraints: dict = {
@@ -117,15 +153,17 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         "cv": ["cv_object"],
         "n_knots": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "ensemble": ["boolean"],
+        "discrete": ["boolean"],
     }
 
     def __init__(self, estimator, *, method: str = "isotonic", cv=5, n_knots="auto",
-                 ensemble: bool = False) -> None:
+                 ensemble: bool = False, discrete: bool = False) -> None:
         self.estimator = estimator
         self.method = method
         self.cv = cv
         self.n_knots = n_knots
         self.ensemble = ensemble
+        self.discrete = discrete
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
@@ -136,41 +174,57 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         X : array-like
             Inputs, as ``estimator`` takes them.
         y : array-like of shape (n_samples,)
-            Targets.
+            Targets; integers with ``discrete=True``.
 
         Returns
         -------
         self : RecalibratedRegressor
             This estimator, fitted.
         """
-        X, y = indexable(X, _one_dimensional_targets(y))
+        X, y = indexable(X, self._targets(y))
         ensemble = bool(self.ensemble)
         for stale in ("estimator_", "calibration_", "estimators_", "calibrations_"):
             self.__dict__.pop(stale, None)  # a refit with the other `ensemble` leaves none
-        pit_values = np.empty(len(y))
+        seed = _fit_seed(self.estimator)
+        # Continuous targets: each held-out PIT is the point [F(y), F(y)].
+        fit_targets, uniforms = dequantise(y, seed) if self.discrete else (y, None)
+        lower, upper = np.empty(len(y)), np.empty(len(y))
         fold_models, fold_maps = [], []
         for train, test in check_cv(self.cv, y, classifier=False).split(X, y):
-            fold_model = clone(self.estimator).fit(_safe_indexing(X, train), y[train])
-            pit_values[test] = pit(fold_model, _safe_indexing(X, test), y[test])
+            fold_model = clone(self.estimator).fit(_safe_indexing(X, train), fit_targets[train])
+            lower[test], upper[test] = self._held_out_pit(fold_model, _safe_indexing(X, test),
+                                                          y[test])
             if ensemble:
                 fold_models.append(fold_model)
-                fold_maps.append(self._map(pit_values[test]))
-        self.pit_values_ = pit_values
+                fold_maps.append(self._map(lower[test], upper[test]))
+        self.pit_values_ = lower if uniforms is None else randomised_pit(lower, upper, uniforms)
         if ensemble:
             self.estimators_, self.calibrations_ = fold_models, fold_maps
             fitted = fold_models[0]
         else:
-            self.estimator_ = fitted = clone(self.estimator).fit(X, y)
-            self.calibration_ = self._map(pit_values)
+            self.estimator_ = fitted = clone(self.estimator).fit(X, fit_targets)
+            self.calibration_ = self._map(lower, upper)
         for name in ("n_features_in_", "feature_names_in_"):
             if hasattr(fitted, name):
                 setattr(self, name, getattr(fitted, name))
-        self._sample_seed = int(check_random_state(_random_state_of(self.estimator))
-                                .randint(np.iinfo(np.int32).max))
+        self._sample_seed = seed
         return self
 
-    def _map(self, pit_values: np.ndarray) -> CalibrationMap:
-        return CalibrationMap(pit_values, self.n_knots)
+    def _targets(self, y) -> np.ndarray:
+        targets = _one_dimensional_targets(y)
+        return integer_values(targets) if self.discrete else targets
+
+    def _held_out_pit(self, model, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """The PIT interval ``[F(y - 1/2), F(y + 1/2)]`` of integers, else ``[F(y), F(y)]``."""
+        if self.discrete:
+            return pit_intervals(predict_dist(model, X), y)
+        values = pit(model, X, y)
+        return values, values
+
+    def _map(self, lower: np.ndarray, upper: np.ndarray) -> CalibrationMap:
+        if self.discrete:
+            return CalibrationMap.from_intervals(lower, upper, self.n_knots)
+        return CalibrationMap(lower, self.n_knots)
 
     def predict_dist(self, X) -> RecalibratedDistribution | EqualMixtureDistribution:
         """Recalibrated predictive distributions, one per row of ``X``.
@@ -243,17 +297,24 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         X : array-like
             Inputs.
         y : array-like of shape (n_samples,)
-            Targets.
+            Targets; integers with ``discrete=True``.
         sample_weight : array-like of shape (n_samples,), optional
             Weights of the rows in the mean.
 
         Returns
         -------
         float
-            The (weighted) mean of the recalibrated log-density at ``y``.
+            The (weighted) mean of the recalibrated log-density at ``y``; with
+            ``discrete``, of the log-probability ``log P(Y = y)``.
         """
         dist = self.predict_dist(X)
-        return float(np.average(dist.logpdf(_one_dimensional_targets(y)), weights=sample_weight))
+        targets = self._targets(y)
+        if self.discrete:
+            lower, upper = pit_intervals(dist, targets)
+            log_likelihood = np.log(np.maximum(upper - lower, np.finfo(np.float64).tiny))
+        else:
+            log_likelihood = dist.logpdf(targets)
+        return float(np.average(log_likelihood, weights=sample_weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -262,6 +323,11 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         tags.regressor_tags.poor_score = True
         tags.target_tags.multi_output = False
         return tags
+
+
+def _fit_seed(estimator) -> int:
+    """The seed of the dequantisation and of :meth:`RecalibratedRegressor.sample`."""
+    return int(check_random_state(_random_state_of(estimator)).randint(np.iinfo(np.int32).max))
 
 
 def _random_state_of(estimator):

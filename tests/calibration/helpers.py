@@ -70,3 +70,33 @@ class FitSizeDependentRegressor(WrongScaleRegressor):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         return true_distribution(X, self.std_factor_)
+
+
+def integer_distribution(X, std_factor=1.0):
+    """Y | x ~ N(3 + 2 sin(x), (0.5 + 0.3|x|)^2), stds scaled by ``std_factor``.
+
+    The integers ``round(Y)`` are the targets: ``P(k) = F(k + 1/2) - F(k - 1/2)``
+    for the CDF ``F`` of Y, so with ``std_factor=1`` this is the correct
+    model of them; a few integers carry most of each row's mass, as for
+    ratings.
+    """
+    x = np.asarray(X, dtype=float)[:, 0]
+    n = len(x)
+    means = (3.0 + 2.0 * np.sin(x))[:, None, None]
+    stds = std_factor * (0.5 + 0.3 * np.abs(x))[:, None, None]
+    return GaussianMixtureDistribution(np.zeros((n, 1)), means, stds)
+
+
+def sample_integer_data(n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(n, 1))
+    return X, np.rint(integer_distribution(X).sample(1, random_state=rng)[:, 0])
+
+
+class WrongScaleIntegerRegressor(WrongScaleRegressor):
+    """:func:`integer_distribution` with its std multiplied by ``std_factor``."""
+
+    def predict_dist(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        return integer_distribution(X, self.std_factor)

@@ -1,0 +1,149 @@
+"""Integer targets: the randomised PIT, the map of PIT intervals and discrete recalibration."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.base import clone
+
+from skebm import EnergyRegressor
+from skebm.calibration import CalibrationMap, RecalibratedDistribution, RecalibratedRegressor, pit
+from tests.calibration.helpers import (
+    WrongScaleIntegerRegressor,
+    integer_distribution,
+    sample_data,
+    sample_integer_data,
+)
+
+LEVELS = (0.5, 0.8, 0.9, 0.95)
+
+
+def coverage_errors(pit_values):
+    """Coverage minus level of the central intervals at ``LEVELS``, read off PIT values."""
+    return np.array([np.mean(np.abs(pit_values - 0.5) <= level / 2) - level for level in LEVELS])
+
+
+# ------------------------------------------------------------ the randomised PIT
+def test_randomised_pit_of_the_correct_integer_model_is_uniform():
+    X, k = sample_integer_data(4000, seed=1)
+    values = pit(integer_distribution(X), None, k, discrete=True, random_state=0)
+    assert stats.kstest(values, "uniform").pvalue > 0.01
+
+
+def test_continuous_pit_of_the_same_integers_is_not_uniform():
+    X, k = sample_integer_data(4000, seed=1)
+    assert stats.kstest(pit(integer_distribution(X), None, k), "uniform").pvalue < 1e-6
+
+
+def test_randomised_pit_is_seeded_and_lies_in_each_integer_interval():
+    X, k = sample_integer_data(500, seed=2)
+    dist = integer_distribution(X)
+    values = pit(dist, None, k, discrete=True, random_state=3)
+    np.testing.assert_array_equal(pit(dist, None, k, discrete=True, random_state=3), values)
+    assert not np.allclose(pit(dist, None, k, discrete=True, random_state=4), values)
+    assert np.all(dist.cdf(k - 0.5) <= values) and np.all(values <= dist.cdf(k + 0.5))
+
+
+def test_randomised_pit_refuses_non_integer_targets():
+    X, y = sample_data(20, seed=5)
+    with pytest.raises(ValueError, match="integer targets"):
+        pit(integer_distribution(X), None, y, discrete=True)
+
+
+# ------------------------------------------------------------ the interval map
+def test_interval_map_of_point_intervals_is_close_to_the_continuous_map():
+    values = np.random.default_rng(6).beta(2.0, 3.0, size=2000)
+    continuous = CalibrationMap(values, n_knots=8)
+    intervals = CalibrationMap.from_intervals(values, values, n_knots=8)
+    np.testing.assert_allclose(intervals.knots_, continuous.knots_, atol=2e-3)
+
+
+def test_interval_map_refuses_reversed_intervals():
+    with pytest.raises(ValueError, match="lower <= upper"):
+        CalibrationMap.from_intervals([0.2, 0.5, 0.7], [0.1, 0.6, 0.8])
+
+
+def over_confident_integer_models():
+    """A model of integer targets with stds 0.6 times too small, raw and recalibrated."""
+    X, k = sample_integer_data(3000, seed=10)
+    X_test, k_test = sample_integer_data(20000, seed=11)
+    raw = WrongScaleIntegerRegressor(0.6, random_state=0).fit(X, k)
+    model = RecalibratedRegressor(WrongScaleIntegerRegressor(0.6, random_state=0),
+                                  discrete=True).fit(X, k)
+    return raw, model, X_test, k_test
+
+
+def test_discrete_recalibration_brings_integer_coverage_within_three_points():
+    raw, model, X_test, k_test = over_confident_integer_models()
+    raw_errors = coverage_errors(pit(raw, X_test, k_test, discrete=True, random_state=0))
+    errors = coverage_errors(pit(model, X_test, k_test, discrete=True, random_state=0))
+    assert np.max(np.abs(raw_errors)) > 0.1
+    assert np.max(np.abs(errors)) <= 0.03
+    assert model.score(X_test, k_test) > raw_log_probability(raw, X_test, k_test) + 0.05
+
+
+def raw_log_probability(model, X, k):
+    dist = model.predict_dist(X)
+    return float(np.mean(np.log(dist.cdf(k + 0.5) - dist.cdf(k - 0.5))))
+
+
+def test_continuous_map_of_randomised_pit_values_leaves_integer_coverage_off():
+    # What discrete=True does instead of this: the map fitted to the same
+    # held-out rows' randomised PIT values, as if they were continuous.
+    raw, model, X_test, k_test = over_confident_integer_models()
+    naive = RecalibratedDistribution(raw.predict_dist(X_test), CalibrationMap(model.pit_values_))
+    errors = coverage_errors(pit(naive, None, k_test, discrete=True, random_state=0))
+    assert np.max(np.abs(errors)) > 0.03
+
+
+# ------------------------------------------------------------ the estimator
+def test_discrete_recalibration_refuses_non_integer_targets():
+    X, y = sample_data(50, seed=20)
+    with pytest.raises(ValueError, match="discrete=True needs integer targets"):
+        RecalibratedRegressor(WrongScaleIntegerRegressor(), discrete=True).fit(X, y)
+
+
+def test_discrete_fit_is_seeded_by_the_estimator_random_state():
+    X, k = sample_integer_data(300, seed=21)
+
+    def pit_values(seed):
+        estimator = WrongScaleIntegerRegressor(0.6, random_state=seed)
+        return RecalibratedRegressor(estimator, cv=3, discrete=True).fit(X, k).pit_values_
+
+    np.testing.assert_array_equal(pit_values(0), pit_values(0))
+    assert not np.allclose(pit_values(1), pit_values(0))
+
+
+def test_discrete_score_is_the_mean_log_probability_of_the_integers():
+    X, k = sample_integer_data(400, seed=22)
+    model = RecalibratedRegressor(WrongScaleIntegerRegressor(0.6), cv=3, discrete=True).fit(X, k)
+    dist = model.predict_dist(X)
+    expected = np.mean(np.log(dist.cdf(k + 0.5) - dist.cdf(k - 0.5)))
+    assert model.score(X, k) == pytest.approx(expected, rel=1e-12)
+
+
+class RecordingIntegerRegressor(WrongScaleIntegerRegressor):
+    """Keeps the targets it was fitted on."""
+
+    def fit(self, X, y):
+        self.fitted_targets_ = np.asarray(y, dtype=float)
+        return super().fit(X, y)
+
+
+def test_discrete_models_are_fitted_on_dequantised_integers():
+    X, k = sample_integer_data(3000, seed=23)
+    model = RecalibratedRegressor(RecordingIntegerRegressor(random_state=0), discrete=True)
+    noise = model.fit(X, k).estimator_.fitted_targets_ - k
+    assert np.all(np.abs(noise) < 0.5)
+    assert np.std(noise) == pytest.approx(np.sqrt(1 / 12), rel=0.05)
+
+
+def test_discrete_recalibrated_skebm_estimator_clones_and_pickles():
+    X, k = sample_integer_data(240, seed=24)
+    estimator = EnergyRegressor(max_epochs=2, hidden_size=8, n_noise_samples=16,
+                                n_inference_samples=64, random_state=0)
+    model = RecalibratedRegressor(estimator, cv=3, discrete=True).fit(X, k)
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.score(X[:20], k[:20]) == model.score(X[:20], k[:20])
+    np.testing.assert_allclose(clone(model).fit(X, k).pit_values_, model.pit_values_)
