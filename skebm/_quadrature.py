@@ -41,7 +41,7 @@ KL(p || q)), which is what makes this rare.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -91,11 +91,14 @@ class RowNodes:
         ``K`` nodes repeats its last node (zero-width intervals add nothing).
     log_density : ndarray of shape (r, K)
         log g at the nodes.
+    cumulative_table : ndarray of shape (r, K) or None
+        :meth:`cumulative`, when already computed (see :meth:`with_cumulative`).
     """
 
     grid: FineGrid
     index: np.ndarray
     log_density: np.ndarray
+    cumulative_table: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def _pieces(self) -> tuple[np.ndarray, ...]:
         """Per-interval moments of g, ``(r, K - 1)`` each, and the row's log peak ``(r,)``.
@@ -133,6 +136,8 @@ class RowNodes:
 
     def cumulative(self) -> np.ndarray:
         """The CDF at the nodes, from 0 to 1 along each row, ``(r, K)``."""
+        if self.cumulative_table is not None:
+            return self.cumulative_table
         zeroth, _, _, correction, _ = self._pieces()
         pieces = zeroth + correction
         total = np.concatenate([np.zeros((len(pieces), 1)), np.cumsum(pieces, axis=1)], axis=1)
@@ -175,9 +180,14 @@ class RowNodes:
         return (np.take_along_axis(self.log_density, left + 1, 1)
                 - np.take_along_axis(self.log_density, left, 1))
 
+    def with_cumulative(self) -> RowNodes:
+        """The same nodes holding :meth:`cumulative`, for many CDF calls on them."""
+        return replace(self, cumulative_table=self.cumulative())
+
     def take(self, rows: np.ndarray) -> RowNodes:
         """The nodes of the selected rows."""
-        return RowNodes(self.grid, self.index[rows], self.log_density[rows])
+        table = None if self.cumulative_table is None else self.cumulative_table[rows]
+        return RowNodes(self.grid, self.index[rows], self.log_density[rows], table)
 
     def argmax(self) -> np.ndarray:
         """The node of highest density in each row, user units, ``(r,)``."""

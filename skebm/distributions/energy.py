@@ -238,15 +238,25 @@ class EnergyDistribution(ConditionalDistribution):
         if not background.active:
             return quantiles
         weight = background.weight
+        nodes = nodes.with_cumulative()  # the root finder calls the CDF several times
 
         def cdf(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
             return ((1.0 - weight) * nodes.take(rows).cdf(values)
                     + weight * background.marginal_cdf(values, 0))
 
-        # The mixture's quantile lies between its two components' quantiles.
+        # The mixture's quantile lies between its two components' quantiles, and
+        # where F = (p - ε B) / (1 - ε) lies in [p - ε, p] / (1 - ε): a bracket about
+        # ε / density wide, used where the CDF confirms it (F's flat tails may not).
         other = background.marginal_ppf(probabilities, 0)
-        return invert_cdf(cdf, probabilities, np.minimum(quantiles, other),
-                          np.maximum(quantiles, other))
+        low, high = np.minimum(quantiles, other), np.maximum(quantiles, other)
+        shares = np.stack([probabilities - weight, probabilities], axis=1) / (1.0 - weight)
+        tight = nodes.ppf(np.clip(shares, 0.0, 1.0))
+        tight = np.stack([np.maximum(low, tight[:, 0]), np.minimum(high, tight[:, 1])], axis=1)
+        ends = cdf(np.arange(len(probabilities)), tight)
+        confirmed = ((tight[:, 0] <= tight[:, 1]) & (ends[:, 0] <= probabilities)
+                     & (ends[:, 1] >= probabilities))
+        return invert_cdf(cdf, probabilities, np.where(confirmed, tight[:, 0], low),
+                          np.where(confirmed, tight[:, 1], high))
 
     def _sample(self, n_samples: int, rng: np.random.Generator) -> np.ndarray:
         seed = int(rng.integers(_PROPOSAL_SEED_BOUND))
