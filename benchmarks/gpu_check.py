@@ -19,8 +19,11 @@ It prints one row per fit with fit and predict throughput: images/s, or
 code path on the CPU (the "device" fits are then CPU fits, compared with CPU
 reference fits of another seed), and ``--fast`` shrinks data and epochs so
 that the script itself can be checked anywhere in a few minutes (too short a
-training to expect a useful model, so only the agreement is checked). The exit
-status is 1 when any check fails.
+training to expect a useful model, so only the agreement is checked, within
+``FAST_TOLERANCE`` nats: three epochs of ResNet-18 on 400 images land up to
+0.4 nats apart from one seed to the next). A fit that diverges is reported
+as a failed configuration and the others still run. The exit status is 1
+when any check fails.
 
 Run: ``python benchmarks/gpu_check.py [--device cuda|cpu] [--fast] [--tolerance 0.3]``
 """
@@ -43,9 +46,12 @@ from scipy.stats import norm
 
 import skebm
 from skebm.datasets import make_blob_images, make_gustafsson2020
+from skebm.exceptions import TrainingDivergedError
 
 ESTIMATORS = {"energy": skebm.EnergyRegressor, "distilled": skebm.DistilledMDNRegressor}
 # (data, extractor, mixed_precision)
+FAST_TOLERANCE = 1.0
+"""Agreement required of ``--fast`` fits, nats (see the module docstring)."""
 CONFIGURATIONS = [("table", "auto", False), ("images", "cnn", False), ("images", "cnn", True),
                   ("images", "resnet18", False), ("images", "resnet18", True)]
 
@@ -139,13 +145,15 @@ def main() -> int:
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     parser.add_argument("--fast", action="store_true", help="small data, few epochs")
     parser.add_argument("--tolerance", type=float, default=0.3,
-                        help="allowed gap in held-out mean log-likelihood, nats")
+                        help="allowed gap in held-out mean log-likelihood, nats "
+                             f"(at least {FAST_TOLERANCE} with --fast)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         print("skipped: no CUDA")
         return 0
     device = "auto" if args.device == "cuda" else "cpu"
+    tolerance = max(args.tolerance, FAST_TOLERANCE) if args.fast else args.tolerance
     print(machine(), "|", torch.cuda.get_device_name() if args.device == "cuda" else "CPU only")
     header = ["estimator", "data", "extractor", "mixed precision", "finite", "on device",
               "score", "CPU score", "baseline", "quality", "CPU load (max diff)",
@@ -155,15 +163,21 @@ def main() -> int:
         data = make_data(data_kind, args.fast, args.seed)
         baseline = gaussian_baseline(data[1], data[3])
         for name in ESTIMATORS:
-            result = fit_and_measure(name, extractor, mixed_precision, device, data, args.fast,
-                                     args.seed)
-            reference = fit_and_measure(name, extractor, False, "cpu", data, args.fast,
-                                        args.seed + (args.device == "cpu"))
+            try:
+                result = fit_and_measure(name, extractor, mixed_precision, device, data,
+                                         args.fast, args.seed)
+                reference = fit_and_measure(name, extractor, False, "cpu", data, args.fast,
+                                            args.seed + (args.device == "cpu"))
+            except TrainingDivergedError as error:
+                failures += 1
+                print("FAIL", name, data_kind, extractor, mixed_precision, "diverged:", error,
+                      flush=True)
+                continue
             model = result["model"]
             on_device = model.device_.type == args.device and all(
                 p.device.type == args.device for p in model.module_.parameters())
-            quality = (abs(result["score"] - reference["score"]) <= args.tolerance
-                       and (args.fast or result["score"] >= baseline + args.tolerance))
+            quality = (abs(result["score"] - reference["score"]) <= tolerance
+                       and (args.fast or result["score"] >= baseline + tolerance))
             loaded, difference = loads_on_cpu(model, data[2], result["prediction"],
                                               float(np.std(data[1])))
             passed = result["finite"] and on_device and quality and loaded
@@ -176,7 +190,8 @@ def main() -> int:
                          result["predict_throughput"]])
             print(("PASS" if passed else "FAIL"), *rows[-1], flush=True)
     print_table(header, rows)
-    print(f"{len(rows) - failures} of {len(rows)} configurations passed")
+    n_configurations = len(CONFIGURATIONS) * len(ESTIMATORS)
+    print(f"{n_configurations - failures} of {n_configurations} configurations passed")
     return 1 if failures else 0
 
 
