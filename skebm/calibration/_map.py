@@ -78,14 +78,11 @@ class CalibrationMap:
             raise ValueError("pit_values must hold at least two finite values.")
         if np.any(values < 0.0) or np.any(values > 1.0):
             raise ValueError("pit_values must lie in [0, 1].")
-        if isinstance(n_knots, str):
-            if n_knots != "auto":
-                raise ValueError(f"n_knots must be an int or 'auto', got {n_knots!r}.")
-            n_knots = _cross_validated_knots(
-                len(values),
-                lambda rows, m: CalibrationMap(values[rows], m),
-                lambda calibration, rows: calibration.log_derivative(values[rows]))
-        self._set_knots(*_knots(values, _checked_knots(n_knots)))
+        n_knots = _knot_count(
+            n_knots, len(values),
+            lambda rows, m: CalibrationMap(values[rows], m),
+            lambda calibration, rows: calibration.log_derivative(values[rows]))
+        self._set_knots(*_knots(values, n_knots))
 
     @classmethod
     def from_intervals(cls, lower, upper, n_knots="auto") -> CalibrationMap:
@@ -143,16 +140,12 @@ class CalibrationMap:
             raise ValueError("lower and upper must be finite.")
         if np.any(low < 0.0) or np.any(high > 1.0) or np.any(low > high):
             raise ValueError("The intervals must satisfy 0 <= lower <= upper <= 1.")
-        if isinstance(n_knots, str):
-            if n_knots != "auto":
-                raise ValueError(f"n_knots must be an int or 'auto', got {n_knots!r}.")
-            n_knots = _cross_validated_knots(
-                len(low),
-                lambda rows, m: cls.from_intervals(low[rows], high[rows], m),
-                lambda calibration, rows: calibration.interval_log_gain(low[rows], high[rows]))
+        n_knots = _knot_count(
+            n_knots, len(low),
+            lambda rows, m: cls.from_intervals(low[rows], high[rows], m),
+            lambda calibration, rows: calibration.interval_log_gain(low[rows], high[rows]))
         calibration = cls.__new__(cls)
-        calibration._set_knots(*interval_quantiles(low, high, _checked_knots(n_knots),
-                                                   _IDENTITY_SHARE))
+        calibration._set_knots(*interval_quantiles(low, high, n_knots, _IDENTITY_SHARE))
         return calibration
 
     def _set_knots(self, levels: np.ndarray, knots: np.ndarray) -> None:
@@ -226,7 +219,12 @@ class CalibrationMap:
         return f"CalibrationMap(n_knots={self.n_knots})"
 
 
-def _checked_knots(n_knots) -> int:
+def _knot_count(n_knots, n_values: int, fit, held_out_gain) -> int:
+    """``n_knots`` checked, or for ``"auto"`` chosen by :func:`_cross_validated_knots`."""
+    if isinstance(n_knots, str):
+        if n_knots != "auto":
+            raise ValueError(f"n_knots must be an int or 'auto', got {n_knots!r}.")
+        return _cross_validated_knots(n_values, fit, held_out_gain)
     if int(n_knots) < 2:
         raise ValueError(f"n_knots must be at least 2, got {n_knots!r}.")
     return int(n_knots)
