@@ -204,7 +204,8 @@ def plot_prediction_intervals(
     return ax
 
 
-def plot_calibration(model, X, y, *, recalibrated=None, n_bins=20, labels=None, axes=None):
+def plot_calibration(model, X, y, *, recalibrated=None, n_bins=20, labels=None, axes=None,
+                     discrete=False, random_state=0):
     """PIT histogram and calibration curve on held-out data, raw beside recalibrated.
 
     The left panel is the histogram of the probability integral transform
@@ -233,6 +234,14 @@ def plot_calibration(model, X, y, *, recalibrated=None, n_bins=20, labels=None, 
         Legend labels of the models; ``("raw", "recalibrated")`` by default.
     axes : sequence of two matplotlib Axes, optional
         Where to draw; a new figure with two panels by default.
+    discrete : bool, default=False
+        ``y`` holds integers of models fitted on ``k + U(-1/2, 1/2)``: plot
+        their randomised PIT (``pit(..., discrete=True)``), which is uniform
+        when the probabilities of the integers are calibrated.
+    random_state : int, Generator or None, default=0
+        Seed of the randomised PIT (unused without ``discrete``); an int
+        gives both models the same uniforms, so their panels differ only by
+        the models.
 
     Returns
     -------
@@ -266,7 +275,8 @@ def plot_calibration(model, X, y, *, recalibrated=None, n_bins=20, labels=None, 
     levels = np.linspace(0.0, 1.0, 201)
     for index, (current, label) in enumerate(zip(models, labels)):
         is_model = hasattr(current, "predict_dist") or hasattr(current, "steps")
-        values = pit(current, X if is_model else None, y)
+        values = pit(current, X if is_model else None, y, discrete=discrete,
+                     random_state=random_state)
         if values.ndim != 1:
             raise ValueError("plot_calibration needs a model of a 1-D target.")
         name = f"{label} (calibration error {calibration_error(values):.3f})"

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from skebm.calibration import RecalibratedRegressor  # noqa: E402
+from skebm.distributions import GaussianMixtureDistribution  # noqa: E402
 from skebm.plotting import plot_calibration  # noqa: E402
 from tests.calibration.helpers import WrongScaleRegressor, sample_data  # noqa: E402
 
@@ -53,3 +54,20 @@ def test_calibration_plot_rejects_bad_arguments(kwargs, message):
     X, y = sample_data(50, seed=3)
     with pytest.raises(ValueError, match=message):
         plot_calibration(WrongScaleRegressor().fit(X, y), X, y, **kwargs)
+
+
+def test_integer_targets_are_drawn_with_their_randomised_pit():
+    # Integers k = rint(Z), Z ~ N(x, 0.3^2): the model N(x, 0.3^2) gives exactly the right
+    # probabilities F(k + 1/2) - F(k - 1/2), but its plain PIT F(k) is far from uniform.
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, size=3000)
+    y = np.rint(x + 0.3 * rng.normal(size=3000))
+    model = GaussianMixtureDistribution(np.zeros((3000, 1)), x[:, None, None],
+                                        np.full((3000, 1, 1), 0.3))
+    deviations = {}
+    for discrete in (False, True):
+        _, curve_ax = plot_calibration(model, None, y, discrete=discrete, random_state=1)
+        curve = curve_ax.get_lines()[0]
+        deviations[discrete] = np.mean(np.abs(curve.get_ydata() - curve.get_xdata()))
+    assert deviations[True] < 0.015  # measured 0.004
+    assert deviations[False] > 0.04  # measured 0.063
