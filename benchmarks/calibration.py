@@ -192,7 +192,7 @@ def test_pit_and_nll(name: str, split: int, y_test, cdf, logpdf):
     if name in DISCRETE:
         low, high = cdf[:, 0], cdf[:, 1]
         uniforms = np.random.default_rng(2000 + split).random(len(y_test))
-        return low + uniforms * (high - low), -np.log(np.maximum(high - low, 1e-300))
+        return randomised_pit(low, high, uniforms), -np.log(np.maximum(high - low, 1e-300))
     return np.clip(cdf[:, 0], 0.0, 1.0), -logpdf
 
 
