@@ -36,6 +36,10 @@ __all__ = ["BaseProbabilisticRegressor"]
 PICKLE_FORMAT_VERSION = 1
 MIN_AUTO_VALIDATION_ROWS = 20
 """Fewest held-out rows with which ``early_stopping="auto"`` holds rows out."""
+_AUTO_WIDTHS = (32, 256)
+"""Narrowest and widest ``hidden_size="auto"``."""
+_AUTO_WIDTH_ROWS = 4000
+"""Training rows beyond which ``hidden_size="auto"`` first doubles the narrowest width."""
 # Seeded initialisation uses torch's global generator: one thread at a time, so that
 # fits in threads (joblib's threading or dask backends) stay reproducible.
 _GLOBAL_SEED_LOCK = threading.Lock()
@@ -54,7 +58,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "feature_extractor_kwargs": [dict, None],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_noise_samples": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -169,6 +173,8 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             standard = (targets - self._target_scaler.mean) / self._target_scaler.scale
             margin = max(1.0, 0.1 * float(np.ptp(standard)))
             self._grid_bounds = (float(standard.min()) - margin, float(standard.max()) + margin)
+            self.hidden_size_ = (auto_hidden_size(len(targets)) if self.hidden_size == "auto"
+                                 else int(self.hidden_size))
         self.background_weight_ = (1.0 / (len(targets) + 1.0) if self.background_weight == "auto"
                                    else float(self.background_weight))
         seeds = check_random_state(self.random_state).randint(_SEED_BOUND, size=3)
@@ -417,7 +423,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if isinstance(extractor, str) and extractor == "mlp":
             # The extractor runs once per row, the heads once per (row, sample): width is
             # cheap here, so the default MLP is four times as wide as the heads.
-            kwargs.setdefault("hidden_sizes", (4 * self.hidden_size, 4 * self.hidden_size))
+            kwargs.setdefault("hidden_sizes", (4 * self.hidden_size_, 4 * self.hidden_size_))
         module = self._call_extractor(instantiate_extractor, extractor, input_shape, **kwargs)
         module = check_extractor(module, input_shape)
         return AutocastExtractor(module) if self.mixed_precision else module
@@ -493,6 +499,31 @@ def _loaded_device(saved) -> torch.device:
     if device.index is not None and device.index >= torch.cuda.device_count():
         return torch.device("cuda")
     return device
+
+
+def auto_hidden_size(n_rows: int) -> int:
+    """The width ``hidden_size="auto"`` gives a fit on ``n_rows`` rows.
+
+    About ``32 * sqrt(n_rows / 2000)``, as a power of two between 32 and 256,
+    so that the number of weights (quadratic in the width) grows in
+    proportion to the rows: 32 up to 4000 rows, 64 up to 16 000, 128 up to
+    64 000, 256 beyond.
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows passed to ``fit``.
+
+    Returns
+    -------
+    int
+        The width of the heads' hidden layers.
+    """
+    narrowest, widest = _AUTO_WIDTHS
+    width = narrowest
+    while width < widest and n_rows > _AUTO_WIDTH_ROWS * (width // narrowest) ** 2:
+        width *= 2
+    return width
 
 
 def _resolve_device(device) -> torch.device:

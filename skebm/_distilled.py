@@ -87,6 +87,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         One record per epoch: ``"epoch"``, the mean training losses (``"nll"``
         and, with a teacher, ``"nce"`` and ``"distillation"``) and, with early
         stopping, ``"validation_score"``. A ``warm_start`` fit appends to it.
+    {hidden_size_}
     {background_weight_}
     {n_iter_}
     {n_features_in_}
@@ -128,7 +129,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         n_components=4,
         teacher_weight=0.5,
         n_noise_samples=64,
-        hidden_size=32,
+        hidden_size="auto",
         max_epochs="auto",
         batch_size=64,
         learning_rate=4e-3,
@@ -155,7 +156,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     def _build_module(self, input_shape: tuple[int, ...],
                       target_dim: int) -> DistilledMixtureModel:
         student = MixtureDensityNetwork(self._extractor(input_shape), target_dim,
-                                        self.n_components, self.hidden_size)
+                                        self.n_components, self.hidden_size_)
         teacher = self._build_teacher(input_shape, target_dim, student)
         return DistilledMixtureModel(student, teacher)
 
@@ -169,7 +170,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
                 "feature_extractor returned the same module twice; it must build a new "
                 "module on every call, as the mixture network and the teacher each get one."
             )
-        return EnergyNetwork(extractor, target_dim, self.hidden_size)
+        return EnergyNetwork(extractor, target_dim, self.hidden_size_)
 
     def _train(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int) -> list[dict]:
         module = self.module_

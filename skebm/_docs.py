@@ -59,10 +59,14 @@ augmentation : {None, "flip", "crop", "flip+crop"}, default=None
     orientation or position (steering angle, head pose, where an object
     is). Images only.""",
     "hidden_size": """\
-hidden_size : int, default=32
+hidden_size : int or "auto", default="auto"
     Width of the hidden layers of the heads; the default ``"mlp"``
     extractor's two layers are four times as wide (it runs once per row,
-    the heads once per noise sample, so width costs little there).""",
+    the heads once per noise sample, so width costs little there).
+    ``"auto"`` grows the width with the training rows ``n``, about
+    ``32 * sqrt(n / 2000)`` as a power of two, so that the number of weights
+    grows in proportion to the data: 32 up to 4000 rows, 64 up to 16 000,
+    128 up to 64 000, 256 beyond (see ``hidden_size_``).""",
     "max_epochs": """\
 max_epochs : int or "auto", default="auto"
     Passes over the training data. ``"auto"`` sets a budget of optimiser
@@ -146,6 +150,10 @@ mixed_precision : bool, default=False
 background_weight_ : float
     The background weight ε used by the last ``fit`` (see
     ``background_weight``).""",
+    "hidden_size_": """\
+hidden_size_ : int
+    The width used by the network (``hidden_size``, resolved by the first
+    ``fit``; a warm start keeps it).""",
     "n_iter_": """\
 n_iter_ : int
     Epochs run by the last ``fit``.""",

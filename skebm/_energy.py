@@ -84,6 +84,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         epochs with a held-out check, ``"validation_score"`` (mean
         log-likelihood of the held-out rows). A ``warm_start`` fit
         appends to it and continues the epoch count.
+    {hidden_size_}
     {background_weight_}
     {n_iter_}
     {n_features_in_}
@@ -122,7 +123,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         sigmas=None,
         n_components=4,
         n_noise_samples=64,
-        hidden_size=32,
+        hidden_size="auto",
         max_epochs="auto",
         batch_size=64,
         learning_rate=4e-3,
@@ -153,7 +154,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
 
     def _build_module(self, input_shape: tuple[int, ...], target_dim: int) -> EnergyModel:
         return EnergyModel(self._extractor(input_shape), target_dim, self.n_components,
-                           self.hidden_size)
+                           self.hidden_size_)
 
     def _noise_sigmas(self, device: torch.device) -> torch.Tensor:
         """Baseline noise standard deviations in standardised units, ``(K, d)``."""

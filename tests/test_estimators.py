@@ -16,6 +16,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from skebm import DistilledMDNRegressor, EnergyRegressor
+from skebm._base import auto_hidden_size
 from skebm.datasets import make_gustafsson2020
 from skebm.metrics import gustafsson2020_kl
 
@@ -298,3 +299,23 @@ def test_explicit_early_stopping_on_too_few_rows_is_refused_clearly(estimator):
     X, y = heteroscedastic(5)
     with pytest.raises(ValueError, match="validation_fraction"):
         estimator(early_stopping=True, **FAST).fit(X, y)
+
+
+# ---------------------------------------------------------------- hidden_size "auto"
+@pytest.mark.parametrize("n_rows, width", [(2, 32), (4000, 32), (4001, 64), (16000, 64),
+                                           (16001, 128), (64001, 256), (10**8, 256)])
+def test_auto_width_grows_with_the_square_root_of_the_rows(n_rows, width):
+    assert auto_hidden_size(n_rows) == width
+
+
+def test_auto_width_shapes_the_network_and_survives_a_warm_start(estimator):
+    X, y = heteroscedastic(4001)
+    settings = dict(FAST, max_epochs=1, hidden_size="auto", warm_start=True)
+    model = estimator(**settings).fit(X, y)
+    assert model.hidden_size_ == 64
+    widths = {p.shape[0] for n, p in model.module_.named_parameters() if n.endswith("bias")}
+    assert {64, 256} <= widths and 32 not in widths  # heads 64 wide, MLP extractor 4 x 64
+    model.fit(X[:100], y[:100])  # a warm start keeps the network, and so its width
+    assert model.hidden_size_ == 64
+    assert estimator(**settings).fit(X[:300], y[:300]).hidden_size_ == 32
+    assert estimator(**dict(settings, hidden_size=8)).fit(X, y).hidden_size_ == 8
