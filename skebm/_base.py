@@ -36,10 +36,8 @@ __all__ = ["BaseProbabilisticRegressor"]
 PICKLE_FORMAT_VERSION = 1
 MIN_AUTO_VALIDATION_ROWS = 20
 """Fewest held-out rows with which ``early_stopping="auto"`` holds rows out."""
-_AUTO_WIDTHS = (32, 256)
-"""Narrowest and widest ``hidden_size="auto"``."""
 _AUTO_WIDTH_ROWS = 4000
-"""Training rows beyond which ``hidden_size="auto"`` first doubles the narrowest width."""
+"""Training rows beyond which ``hidden_size="auto"`` is 64 instead of 32."""
 # Seeded initialisation uses torch's global generator: one thread at a time, so that
 # fits in threads (joblib's threading or dask backends) stay reproducible.
 _GLOBAL_SEED_LOCK = threading.Lock()
@@ -504,10 +502,11 @@ def _loaded_device(saved) -> torch.device:
 def auto_hidden_size(n_rows: int) -> int:
     """The width ``hidden_size="auto"`` gives a fit on ``n_rows`` rows.
 
-    About ``32 * sqrt(n_rows / 2000)``, as a power of two between 32 and 256,
-    so that the number of weights (quadratic in the width) grows in
-    proportion to the rows: 32 up to 4000 rows, 64 up to 16 000, 128 up to
-    64 000, 256 beyond.
+    32 up to 4000 rows, 64 beyond: about ``32 * sqrt(n_rows / 2000)`` as a
+    power of two, so that the number of weights (quadratic in the width)
+    grows with the rows, capped at 64 (width 128 measured no better than 64
+    on 20 000 synthetic rows and fitted 2.3 times slower; see
+    ``benchmarks/width.py``).
 
     Parameters
     ----------
@@ -519,11 +518,7 @@ def auto_hidden_size(n_rows: int) -> int:
     int
         The width of the heads' hidden layers.
     """
-    narrowest, widest = _AUTO_WIDTHS
-    width = narrowest
-    while width < widest and n_rows > _AUTO_WIDTH_ROWS * (width // narrowest) ** 2:
-        width *= 2
-    return width
+    return 64 if n_rows > _AUTO_WIDTH_ROWS else 32
 
 
 def _resolve_device(device) -> torch.device:

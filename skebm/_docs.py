@@ -64,9 +64,9 @@ hidden_size : int or "auto", default="auto"
     extractor's two layers are four times as wide (it runs once per row,
     the heads once per noise sample, so width costs little there).
     ``"auto"`` grows the width with the training rows ``n``, about
-    ``32 * sqrt(n / 2000)`` as a power of two, so that the number of weights
-    grows in proportion to the data: 32 up to 4000 rows, 64 up to 16 000,
-    128 up to 64 000, 256 beyond (see ``hidden_size_``).""",
+    ``32 * sqrt(n / 2000)`` as a power of two up to 64, so that the number
+    of weights grows with the data: 32 up to 4000 rows, 64 beyond (see
+    ``hidden_size_``).""",
     "max_epochs": """\
 max_epochs : int or "auto", default="auto"
     Passes over the training data. ``"auto"`` sets a budget of optimiser
