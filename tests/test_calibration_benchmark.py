@@ -1,0 +1,74 @@
+"""benchmarks/calibration.py: the quantile-average variants computed from saved quantiles."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+_BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load_benchmark():
+    sys.path.insert(0, str(_BENCHMARKS))  # for its `_common` helpers
+    try:
+        spec = importlib.util.spec_from_file_location("calibration_benchmark",
+                                                      _BENCHMARKS / "calibration.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(_BENCHMARKS))
+    return module
+
+
+calibration = _load_benchmark()
+
+
+class _Identity:
+    """A calibration map that changes nothing."""
+
+    def inverse(self, levels):
+        return levels
+
+
+def _saved(member_means, y):
+    """Saved stage-1 values of normal members N(mean_k, 1), the raw model first."""
+    levels = calibration.QUANTILE_LEVELS
+    quantiles = [np.broadcast_to(mean + norm.ppf(levels), (len(y), len(levels)))
+                 for mean in [0.0, *member_means]]
+    return {"test_ppf": np.array(quantiles), "y_test": y}
+
+
+def test_agreeing_members_give_their_own_distribution():
+    y = np.linspace(-2.5, 2.5, 11)
+    for adjusted in (False, True):
+        pit, log_density = calibration._quantile_average(
+            _saved([0.0, 0.0, 0.0], y), [_Identity()] * 3, adjusted=adjusted)
+        np.testing.assert_allclose(pit[:, 0], norm.cdf(y), atol=2e-4)
+        body = np.abs(y) <= 2.0  # the saved grid is coarser, relative to the slope, in the tails
+        np.testing.assert_allclose(log_density[body], norm.logpdf(y[body]), atol=1e-3)
+        np.testing.assert_allclose(log_density, norm.logpdf(y), atol=1e-2)
+
+
+def test_disagreeing_members_are_narrowed_by_their_spread():
+    # Members N(-a, 1), N(0, 1), N(a, 1): the quantile average is N(0, 1) and the
+    # medians' variance is a^2, so the adjusted average is N(0, 1 - (2/3) a^2 / V),
+    # with V the variance of N(0, 1) on the grid's levels (slightly below 1).
+    a, y = 0.6, np.array([-1.5, -0.5, 0.3, 1.2])
+    saved = _saved([-a, 0.0, a], y)
+    plain_pit, _ = calibration._quantile_average(saved, [_Identity()] * 3)
+    np.testing.assert_allclose(plain_pit[:, 0], norm.cdf(y), atol=2e-4)
+    levels = np.linspace(calibration.QUANTILE_LEVELS[0], calibration.QUANTILE_LEVELS[-1], 1597)
+    scale = np.sqrt(1.0 - (2.0 / 3.0) * a**2 / norm.ppf(levels).var())
+    assert scale == pytest.approx(0.87, abs=0.01)
+    pit, log_density = calibration._quantile_average(saved, [_Identity()] * 3, adjusted=True)
+    np.testing.assert_allclose(pit[:, 0], norm.cdf(y / scale), atol=3e-4)
+    np.testing.assert_allclose(log_density, norm.logpdf(y, scale=scale), atol=1e-2)
+
+
+def test_integer_targets_are_refused():
+    saved = {**_saved([0.0], np.zeros(2)), "train_cdf": np.zeros((2, 2))}
+    with pytest.raises(ValueError, match="continuous"):
+        calibration._quantile_average(saved, [_Identity()])
