@@ -52,6 +52,12 @@ def test_agreeing_members_give_their_own_distribution():
         np.testing.assert_allclose(log_density, norm.logpdf(y), atol=1e-2)
 
 
+def test_targets_beyond_the_saved_levels_get_no_density():
+    y = np.array([-4.0, 0.0, 4.0])  # the grid ends at the 0.25 % tails, about +-2.8
+    _, log_density = calibration._quantile_average(_saved([0.0, 0.0], y), [_Identity()] * 2)
+    assert np.isnan(log_density[[0, 2]]).all() and np.isfinite(log_density[1])
+
+
 def test_disagreeing_members_are_narrowed_by_their_spread():
     # Members N(-a, 1), N(0, 1), N(a, 1): the quantile average is N(0, 1) and the
     # medians' variance is a^2, so the adjusted average is N(0, 1 - (2/3) a^2 / V),
