@@ -256,6 +256,8 @@ def test_wrong_feature_count_at_predict_is_reported(fitted_1d):
         ({"max_epochs": 0}, "max_epochs"),
         ({"learning_rate": -1.0}, "learning_rate"),
         ({"device": "tpu"}, "device"),
+        ({"hidden_size": "wide"}, "hidden_size"),
+        ({"hidden_size": 0}, "hidden_size"),
     ],
 )
 def test_invalid_parameters_are_named(estimator, params, name):
