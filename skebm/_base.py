@@ -261,7 +261,11 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             augmentation_generator = torch.Generator(device=self.device_).manual_seed(seed + 3)
             batch_loss = augmented_loss(batch_loss, self.augmentation, augmentation_generator)
         return train(self.module_, batch_loss, inputs, targets, config, generator, self.device_,
-                     validation_score)
+                     validation_score, self._trained_extractors())
+
+    def _trained_extractors(self) -> list[torch.nn.Module]:
+        """The trained modules that read the inputs alone (for batch-norm statistics)."""
+        return [self.module_.extractor]
 
     def _uses_early_stopping(self, n_rows: int) -> bool:
         """Whether this fit holds out rows; ``"auto"`` does when enough rows would be held out."""

@@ -186,6 +186,11 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         return history
 
     # ------------------------------------------------------------ training
+    def _trained_extractors(self) -> list[torch.nn.Module]:
+        module = self.module_
+        return [network.extractor for network in (module.student, module.teacher)
+                if network is not None]
+
     def _objective(self, device: torch.device):
         if self.teacher_weight == 0:  # plain maximum likelihood: no teacher, no samples
             return mixture_likelihood_objective  # the module's forward is the student's

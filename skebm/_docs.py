@@ -90,7 +90,8 @@ early_stopping : bool or "auto", default="auto"
     ``n_iter_no_change`` held-out checks. At the end the parameters of the
     best check are restored. (The parameters checked and returned are always
     a moving average of the optimiser's iterates over about the last 100
-    steps.) ``"auto"``
+    steps; batch-norm statistics of the feature extractor are recomputed for
+    them from the training rows.) ``"auto"``
     does this when at least 20 rows would be held out (200 rows with the
     default ``validation_fraction``), and otherwise trains on all rows for
     the whole budget: a smaller held-out set scores too noisily to choose

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,8 +21,8 @@ from torch import nn
 from skebm._batches import InputBatches, as_batches, to_device
 from skebm.exceptions import TrainingDivergedError
 
-__all__ = ["AVERAGE_DECAY", "STEP_BUDGET", "ParameterAverage", "TrainingConfig", "auto_schedule",
-           "train"]
+__all__ = ["AVERAGE_DECAY", "BATCH_NORM_ROWS", "STEP_BUDGET", "ParameterAverage",
+           "TrainingConfig", "auto_schedule", "train"]
 
 BatchLoss = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
 
@@ -36,6 +36,8 @@ _AUTO_CHECKS = 25
 
 AVERAGE_DECAY = 0.99
 """Decay per step of the parameter average: it spans about the last 100 steps."""
+BATCH_NORM_ROWS = 4096
+"""Most training rows that batch-norm statistics are recomputed from (:func:`train`)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def train(
     generator: torch.Generator,
     device: torch.device,
     validation_score: Callable[[], float | np.ndarray] | None = None,
+    extractors: Sequence[nn.Module] = (),
 ) -> list[dict]:
     """Train ``module`` by minimising ``batch_loss`` over minibatches.
 
@@ -103,6 +106,11 @@ def train(
         given with ``config.n_iter_no_change``, training stops after that many
         checks (one every ``config.validation_period`` epochs) without
         improvement, and the parameters of the best check are restored.
+    extractors : sequence of nn.Module, default=()
+        The parts of ``module`` that read the inputs alone (feature
+        extractors). Their batch-normalisation statistics are recomputed from
+        the training inputs whenever the averaged parameters are checked or
+        returned (see Notes).
 
     Notes
     -----
@@ -110,8 +118,15 @@ def train(
     moving average of the optimiser's iterates (:class:`ParameterAverage`,
     decay :data:`AVERAGE_DECAY` per step), not the last iterate: the average
     is much less noisy, so held-out checks compare models rather than
-    minibatch noise, and it generalises better on small tables. Buffers (e.g.
-    batch-norm statistics) are the live ones.
+    minibatch noise, and it generalises better on small tables. Batch-norm
+    running statistics tracked during training belong to the live iterate, not
+    to the average; used with the averaged parameters they give a different
+    network from check to check (on 600 blob images the test NLL jumped by up
+    to 0.4 nats between neighbouring checks). So, as for stochastic weight
+    averaging, the statistics of the batch-norm layers in ``extractors`` are
+    recomputed for the averaged parameters by a pass over (at most
+    :data:`BATCH_NORM_ROWS` evenly spaced) training inputs, without gradients
+    or random numbers: the training trajectory is unchanged.
 
     Returns
     -------
@@ -172,6 +187,8 @@ def train(
         if validation_score is not None and check:
             module.eval()
             with average.applied():
+                # The best state below is copied with these statistics (no step in between).
+                _refresh_batch_norm(extractors, inputs, batch_size, device)
                 last_score = _mean(validation_score())
             record["validation_score"] = last_score
         history.append(record)
@@ -198,8 +215,43 @@ def train(
         module.load_state_dict(best_state)
     else:
         average.copy_to_module()
+        _refresh_batch_norm(extractors, inputs, batch_size, device)
     module.eval()
     return history
+
+
+@torch.no_grad()
+def _refresh_batch_norm(extractors: Sequence[nn.Module], inputs: InputBatches,
+                        batch_size: int, device: torch.device) -> None:
+    """Recompute the running statistics of the batch-norm layers in ``extractors``.
+
+    Each statistic becomes the plain average over minibatches of at most
+    :data:`BATCH_NORM_ROWS` evenly spaced training rows, normalised as in
+    training. The layers' momentum and the modules' train/eval modes are kept.
+    """
+    norms = [layer for extractor in extractors for layer in extractor.modules()
+             if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.track_running_stats]
+    if not norms:
+        return
+    n_rows = inputs.shape[0]
+    rows = torch.linspace(0, n_rows - 1, min(n_rows, BATCH_NORM_ROWS)).round().long()
+    momenta = [layer.momentum for layer in norms]
+    modes = [extractor.training for extractor in extractors]
+    for layer in norms:
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative average over the batches below
+    for extractor in extractors:
+        extractor.train()
+    try:
+        for start, stop in _batch_bounds(len(rows), min(batch_size, len(rows))):
+            batch = inputs.take(rows[start:stop], device)
+            for extractor in extractors:
+                extractor(batch)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+        for extractor, mode in zip(extractors, modes):
+            extractor.train(mode)
 
 
 class ParameterAverage:

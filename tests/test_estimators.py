@@ -321,3 +321,32 @@ def test_auto_width_shapes_the_network_and_survives_a_warm_start(estimator):
     assert model.hidden_size_ == 64
     assert estimator(**settings).fit(X[:300], y[:300]).hidden_size_ == 32
     assert estimator(**dict(settings, hidden_size=8)).fit(X, y).hidden_size_ == 8
+
+
+# ---------------------------------------------------------------- batch normalisation
+def test_batch_norm_statistics_match_the_fitted_image_networks(estimator):
+    import copy
+
+    from skebm._inputs import model_inputs, validate_inputs
+
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 8, 8))
+    y = images.mean(axis=(1, 2))
+    # One batch of all 40 images and no held-out rows: each statistic is that batch's.
+    model = estimator(max_epochs=5, batch_size=64, early_stopping=False, hidden_size=16,
+                      n_noise_samples=32, random_state=0).fit(images, y)
+    inputs = model_inputs(model._input_scaler, validate_inputs(model, images, reset=False))
+    batch = inputs.take(torch.arange(40), torch.device("cpu"))
+    extractors = model._trained_extractors()
+    assert len(extractors) == (2 if estimator is DistilledMDNRegressor else 1)
+    for extractor in extractors:
+        fresh = copy.deepcopy(extractor).train()
+        norms = [m for m in fresh.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        assert norms
+        for layer in norms:
+            layer.reset_running_stats()
+            layer.momentum = None
+        with torch.no_grad():
+            fresh(batch)
+        for name, value in fresh.state_dict().items():
+            torch.testing.assert_close(extractor.state_dict()[name], value)

@@ -155,3 +155,75 @@ def test_held_out_checks_score_the_averaged_parameters():
     assert torch.allclose(checked[-1], _moving_average(iterates), atol=1e-2)
     # The live parameters are back in place after each check: training continues from them.
     assert not torch.allclose(checked[0], iterates[4], atol=1e-6)
+
+
+def _batch_norm_network():
+    torch.manual_seed(0)
+    extractor = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU())
+    return extractor, nn.Sequential(extractor, nn.Linear(8, 1))
+
+
+def _statistics_of(extractor, inputs):
+    """Batch mean and unbiased variance of the batch-norm layer's inputs, one batch."""
+    with torch.no_grad():
+        features = extractor[0](inputs)
+    return features.mean(dim=0), features.var(dim=0)
+
+
+@pytest.mark.parametrize("with_checks", [False, True])
+def test_batch_norm_statistics_belong_to_the_returned_parameters(with_checks):
+    inputs, targets = regression_data()
+    extractor, module = _batch_norm_network()
+    config = TrainingConfig(30, 64, 0.05, n_iter_no_change=50 if with_checks else None)
+    scores = []
+
+    def validation_score():
+        # Every check sees statistics computed for the parameters it scores.
+        mean, var = _statistics_of(extractor, inputs)
+        torch.testing.assert_close(extractor[1].running_mean, mean)
+        torch.testing.assert_close(extractor[1].running_var, var)
+        scores.append(float(-len(scores)))  # the first check stays the best
+        return scores[-1]
+
+    train(module, squared_error(module), inputs, targets, config,
+          torch.Generator().manual_seed(0), torch.device("cpu"),
+          validation_score if with_checks else None, [extractor])
+    # One batch of all 64 rows: the statistics are exactly that batch's, under the
+    # returned (averaged, or restored best) parameters.
+    mean, var = _statistics_of(extractor, inputs)
+    torch.testing.assert_close(extractor[1].running_mean, mean)
+    torch.testing.assert_close(extractor[1].running_var, var)
+    assert extractor[1].momentum == 0.1 and not module.training
+    assert len(scores) == (30 if with_checks else 0)
+
+
+def test_batch_norm_statistics_from_many_rows_average_the_batches():
+    from skebm._training import BATCH_NORM_ROWS
+
+    inputs = torch.randn(BATCH_NORM_ROWS + 100, 2, generator=torch.Generator().manual_seed(1))
+    targets = inputs[:, :1]
+    extractor, module = _batch_norm_network()
+    train(module, squared_error(module), inputs, targets, TrainingConfig(1, 1024, 0.01),
+          torch.Generator().manual_seed(0), torch.device("cpu"), None, [extractor])
+    # BATCH_NORM_ROWS evenly spaced rows in four equal batches: the plain mean of the
+    # batch means is the mean over those rows.
+    rows = torch.linspace(0, len(inputs) - 1, BATCH_NORM_ROWS).round().long()
+    mean, _ = _statistics_of(extractor, inputs[rows])
+    torch.testing.assert_close(extractor[1].running_mean, mean)
+
+
+def test_recomputing_batch_norm_statistics_leaves_the_trajectory_unchanged():
+    inputs, targets = regression_data()
+    results = []
+    for extractors in ([], "extractor"):
+        extractor, module = _batch_norm_network()
+        history = train(module, squared_error(module), inputs, targets,
+                        TrainingConfig(10, 16, 0.05, n_iter_no_change=20),
+                        torch.Generator().manual_seed(0), torch.device("cpu"),
+                        lambda: 0.0, [extractor] if extractors else [])
+        results.append(([h["mse"] for h in history], extractor[0].weight.detach().clone(),
+                        extractor[1].running_mean.clone()))
+    (losses, weight, stale), (same_losses, same_weight, fresh) = results
+    assert losses == same_losses
+    torch.testing.assert_close(weight, same_weight)
+    assert not torch.allclose(stale, fresh)
