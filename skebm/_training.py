@@ -121,8 +121,8 @@ def train(
     minibatch noise, and it generalises better on small tables. Batch-norm
     running statistics tracked during training belong to the live iterate, not
     to the average; used with the averaged parameters they give a different
-    network from check to check (on 600 blob images the test NLL jumped by up
-    to 0.4 nats between neighbouring checks). So, as for stochastic weight
+    network from check to check (on 600 blob images the test NLL of
+    neighbouring checks differed by up to 0.33 nats). So, as for stochastic weight
     averaging, the statistics of the batch-norm layers in ``extractors`` are
     recomputed for the averaged parameters by a pass over (at most
     :data:`BATCH_NORM_ROWS` evenly spaced) training inputs, without gradients
