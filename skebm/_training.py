@@ -36,7 +36,7 @@ _AUTO_CHECKS = 25
 
 AVERAGE_DECAY = 0.99
 """Decay per step of the parameter average: it spans about the last 100 steps."""
-BATCH_NORM_ROWS = 4096
+BATCH_NORM_ROWS = 1024
 """Most training rows that batch-norm statistics are recomputed from (:func:`train`)."""
 
 

@@ -203,7 +203,8 @@ def test_batch_norm_statistics_from_many_rows_average_the_batches():
     inputs = torch.randn(BATCH_NORM_ROWS + 100, 2, generator=torch.Generator().manual_seed(1))
     targets = inputs[:, :1]
     extractor, module = _batch_norm_network()
-    train(module, squared_error(module), inputs, targets, TrainingConfig(1, 1024, 0.01),
+    train(module, squared_error(module), inputs, targets,
+          TrainingConfig(1, BATCH_NORM_ROWS // 4, 0.01),
           torch.Generator().manual_seed(0), torch.device("cpu"), None, [extractor])
     # BATCH_NORM_ROWS evenly spaced rows in four equal batches: the plain mean of the
     # batch means is the mean over those rows.
