@@ -137,7 +137,8 @@ def train(
     Raises
     ------
     TrainingDivergedError
-        If the loss stays non-finite after repeatedly halving the learning rate.
+        If the loss stays non-finite after repeatedly halving the learning rate,
+        or the returned parameters or batch-norm statistics are not finite.
     """
     inputs = as_batches(inputs)
     n_rows = inputs.shape[0]
@@ -217,6 +218,12 @@ def train(
         average.copy_to_module()
         _refresh_batch_norm(extractors, inputs, batch_size, device)
     module.eval()
+    if not _all_finite(module):
+        raise TrainingDivergedError(
+            "Training ended with non-finite parameters or batch-norm statistics: the "
+            "feature extractor gives non-finite values on the training inputs. Check the "
+            "inputs' scale or try a smaller learning_rate."
+        )
     return history
 
 

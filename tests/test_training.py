@@ -228,3 +228,19 @@ def test_recomputing_batch_norm_statistics_leaves_the_trajectory_unchanged():
     assert losses == same_losses
     torch.testing.assert_close(weight, same_weight)
     assert not torch.allclose(stale, fresh)
+
+
+class _InfiniteWithoutGradients(nn.Module):
+    """Finite in training steps, infinite in the statistics pass (which has no gradients)."""
+
+    def forward(self, inputs):
+        return inputs if torch.is_grad_enabled() else inputs * float("inf")
+
+
+def test_non_finite_batch_norm_statistics_are_reported_not_returned():
+    inputs, targets = regression_data()
+    extractor = nn.Sequential(nn.Linear(2, 8), _InfiniteWithoutGradients(), nn.BatchNorm1d(8))
+    module = nn.Sequential(extractor, nn.Linear(8, 1))
+    with pytest.raises(TrainingDivergedError, match="non-finite"):
+        train(module, squared_error(module), inputs, targets, TrainingConfig(2, 16, 0.01),
+              torch.Generator().manual_seed(0), torch.device("cpu"), None, [extractor])
