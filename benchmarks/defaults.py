@@ -3,8 +3,10 @@
 For each seed: fit ``EnergyRegressor(random_state=seed)`` with every other
 parameter at its default, time the fit, and score it with the paper's metric
 (KL to the true density on the first set, grid test NLL on the second).
+``--model mdn`` does the same for the plain MDN with the same defaults,
+``DistilledMDNRegressor(teacher_weight=0, random_state=seed)``.
 
-Run: ``python benchmarks/defaults.py [--seeds 5] [--threads 2]``
+Run: ``python benchmarks/defaults.py [--seeds 5] [--threads 2] [--model energy]``
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 from _common import load_toy, machine, print_table
 
-from skebm import EnergyRegressor
+from skebm import DistilledMDNRegressor, EnergyRegressor
 from skebm.metrics import grid_negative_log_likelihood, gustafsson2020_kl
 
 
@@ -24,20 +26,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", choices=["energy", "mdn"], default="energy")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {machine()}")
+    if args.model == "energy":
+        def make(seed):
+            return EnergyRegressor(random_state=seed)
+    else:
+        def make(seed):
+            return DistilledMDNRegressor(teacher_weight=0.0, random_state=seed)
+    print(f"model: {make(0)!r}")
     X, y = load_toy("gustafsson2020")
     X_train, y_train = load_toy("brando2019", "train")
     X_test, y_test = load_toy("brando2019", "test")
     rows = []
     for seed in range(args.seeds):
         start = time.perf_counter()
-        model = EnergyRegressor(random_state=seed).fit(X, y)
+        model = make(seed).fit(X, y)
         fit_toy = time.perf_counter() - start
         kl = gustafsson2020_kl(model)
         start = time.perf_counter()
-        model = EnergyRegressor(random_state=seed).fit(X_train, y_train)
+        model = make(seed).fit(X_train, y_train)
         fit_brando = time.perf_counter() - start
         nll = grid_negative_log_likelihood(y_test, model.predict_dist(X_test), -12.5, 12.5, 8192)
         rows.append([seed, kl, fit_toy, nll, fit_brando])
