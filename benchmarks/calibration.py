@@ -74,7 +74,7 @@ Acceptance (issue 12): after recalibration every level within +-3 points,
 test NLL not worse than raw by more than 0.02 nats.
 
 Run (from ``benchmarks/``): ``python calibration.py --datasets yacht:20
-kin8nm:3 ... [--cv 3] [--results results/calibration]``, then
+kin8nm:3 ... [--cv 10] [--results results/calibration]``, then
 ``python calibration.py --from-results [--results results/calibration]``
 (``name:k`` runs splits 0..k-1 of that data set).
 """
@@ -334,7 +334,7 @@ def verify(name: str, args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cv", type=int, default=3)
+    parser.add_argument("--cv", type=int, default=10, help="folds (default: the library's, 10)")
     parser.add_argument("--model", choices=["energy", "distilled"], default="energy")
     parser.add_argument("--datasets", nargs="+", default=[f"{name}:3" for name in ORDER])
     parser.add_argument("--results", default=str(Path(__file__).parent / "results" / "calibration"))

@@ -44,9 +44,13 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
       and one map on all PIT values, and :meth:`predict_dist` returns a
       :class:`RecalibratedDistribution` with CDF ``R(F(y | x))`` and density
       ``R'(F(y | x)) p(y | x)``. This assumes the model fitted on all rows is
-      miscalibrated like the fold models; with few rows, use enough folds
-      that the fold models are trained like the final one (for instance on
-      the same side of ``early_stopping="auto"``'s threshold).
+      miscalibrated like the fold models. Models trained on fewer rows are
+      not calibrated like those trained on more (on small data sets even the
+      direction differs from one data set to another), so the default ten
+      folds train each fold model on 90 % of the rows, closer to the final
+      model than five folds' 80 %; with few rows, use at least enough folds
+      that the fold models fall on the same side of
+      ``early_stopping="auto"``'s threshold as the final one.
     * ``ensemble=True``: each fold model keeps the map fitted on its own
       held-out rows, and :meth:`predict_dist` returns the equal-weight mixture
       of the ``K`` recalibrated fold distributions
@@ -85,10 +89,12 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         cloned, never modified.
     method : {"isotonic"}, default="isotonic"
         The recalibration method; see :class:`CalibrationMap`.
-    cv : int, cross-validation generator or iterable, default=5
+    cv : int, cross-validation generator or iterable, default=10
         How the PIT values are cross-fitted, as in ``cross_val_predict``
         (an int gives unshuffled ``KFold``; pass ``KFold(shuffle=True)`` when the
-        rows are ordered).
+        rows are ordered). ``fit`` fits ``cv + 1`` models (``cv`` with
+        ``ensemble=True``); fewer folds are cheaper but train the fold models
+        on fewer rows than the final one (see above).
     n_knots : int or "auto", default="auto"
         Linear pieces of each map; ``"auto"`` picks the number that gives the
         PIT values the highest cross-validated log-likelihood (see
@@ -156,7 +162,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         "discrete": ["boolean"],
     }
 
-    def __init__(self, estimator, *, method: str = "isotonic", cv=5, n_knots="auto",
+    def __init__(self, estimator, *, method: str = "isotonic", cv=10, n_knots="auto",
                  ensemble: bool = False, discrete: bool = False) -> None:
         self.estimator = estimator
         self.method = method
