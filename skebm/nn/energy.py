@@ -5,22 +5,37 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from skebm.nn.mixture import MixtureDensityHead, mixture_log_prob
+
 __all__ = ["EnergyHead"]
 
 
 class EnergyHead(nn.Module):
     """Scores pairs of input features and targets, f(h_x, y) -> R.
 
-    The network is ``f = w3 . relu(W2 relu(Ax h_x + Ay g(y) + b) + b2) + b3 - |y|^2 / 2s^2``
-    with ``g(y) = relu(W1 y + b1)``. Because the first joint layer is linear, the
-    input-dependent part ``Ax h_x`` is computed once per row and broadcast over
-    the ``M`` targets of that row instead of once per (row, target) pair.
+    The energy is ``f = g(h_x, y) + log m(y | h_x) - |y|^2 / 2s^2``, the sum of
+    three parts:
 
-    The last term is a broad Gaussian base measure (``s = base_std``, in the
-    standardised target units the estimators use). Inside the data it is a
-    gentle slope the network absorbs; far outside it makes f fall to minus
-    infinity, so exp f is always normalisable. Without it a ReLU network grows
-    linearly in ``|y|`` and the density of far-away targets is meaningless.
+    * ``g = w3 . relu(W2 relu(Ax h_x + Ay e(y) + b) + b2) + b3`` with
+      ``e(y) = relu(W1 y + b1)``, a ReLU network. Because its first joint layer
+      is linear, the input-dependent part ``Ax h_x`` is computed once per row
+      and broadcast over the ``M`` targets of that row instead of once per
+      (row, target) pair.
+    * ``m``, a diagonal Gaussian mixture of ``n_base_components`` components
+      whose weights, means and standard deviations are functions of ``h_x``
+      (a :class:`MixtureDensityHead` of its own, initialised broad). It gives
+      ``f`` the shape of a mixture density network to start from and to keep
+      where the data agree with it, while ``g`` learns what a few Gaussians
+      cannot: a ReLU network alone is piecewise linear in ``y`` and needs many
+      kinks to bend into a smooth bump. ``m`` belongs to ``f`` and is trained
+      with it, by NCE; it is not the proposal ``q`` (a residual on ``q``
+      itself, ``f = log q + g``, makes ``q``, which is trained towards ``p``,
+      chase its own correction). On the toy sets and yacht this halves the
+      gap to, or overtakes, a plain MDN (``benchmarks/RESULTS.md``, issue 10).
+    * A broad Gaussian base measure (``s = base_std``, in the standardised
+      target units the estimators use). Far outside the data it makes ``f``
+      fall to minus infinity faster than the ReLU network can grow, so
+      ``exp f`` is always normalisable.
 
     Parameters
     ----------
@@ -32,16 +47,21 @@ class EnergyHead(nn.Module):
         Width of every hidden layer.
     base_std : float, default=4.0
         Standard deviation s of the Gaussian base measure.
+    n_base_components : int, default=4
+        Components of the Gaussian mixture ``m``.
     """
 
     def __init__(
-        self, feature_dim: int, target_dim: int, hidden_size: int, base_std: float = 4.0
+        self, feature_dim: int, target_dim: int, hidden_size: int, base_std: float = 4.0,
+        n_base_components: int = 4,
     ) -> None:
         super().__init__()
         self.base_precision = 1.0 / base_std**2
         self.target_net = nn.Sequential(nn.Linear(target_dim, hidden_size), nn.ReLU())
         self.input_projection = nn.Linear(feature_dim, hidden_size)
         self.target_projection = nn.Linear(hidden_size, hidden_size, bias=False)
+        self.base_mixture = MixtureDensityHead(feature_dim, target_dim, n_base_components,
+                                               hidden_size)
         self.joint_net = nn.Sequential(
             nn.ReLU(),
             nn.Linear(hidden_size, hidden_size),
@@ -50,7 +70,7 @@ class EnergyHead(nn.Module):
         )
 
     def project_inputs(self, features: torch.Tensor) -> torch.Tensor:
-        """Compute the per-row part of the first joint layer.
+        """Compute everything about a row that does not depend on its targets.
 
         Parameters
         ----------
@@ -59,10 +79,12 @@ class EnergyHead(nn.Module):
 
         Returns
         -------
-        Tensor of shape ``(batch, hidden)``
-            The projected features.
+        Tensor of shape ``(batch, hidden + K (1 + 2 d))``
+            The first joint layer's ``Ax h_x + b`` followed by the raw outputs
+            of the mixture ``m``; :meth:`combine` takes it.
         """
-        return self.input_projection(features)
+        return torch.cat([self.input_projection(features),
+                          self.base_mixture.raw_outputs(features)], dim=-1)
 
     def embed_targets(self, targets: torch.Tensor) -> torch.Tensor:
         """Compute the per-target part of the first joint layer.
@@ -86,7 +108,7 @@ class EnergyHead(nn.Module):
 
         Parameters
         ----------
-        projected : Tensor of shape ``(batch, hidden)``
+        projected : Tensor of shape ``(batch, hidden + K (1 + 2 d))``
             From :meth:`project_inputs`.
         embedded : Tensor of shape ``(batch, M, hidden)`` or ``(1, M, hidden)``
             From :meth:`embed_targets`; a shared ``(1, M, hidden)`` embedding
@@ -99,15 +121,18 @@ class EnergyHead(nn.Module):
         Tensor of shape ``(batch, M)``
             The energies f(h_x, y).
         """
-        score = self.joint_net(embedded + projected.unsqueeze(1)).squeeze(-1)
-        return score - 0.5 * self.base_precision * targets.square().sum(-1)
+        split = projected.shape[-1] - self.base_mixture.n_raw_outputs
+        joint, raw_mixture = projected[:, :split], projected[:, split:]
+        network = self.joint_net(embedded + joint.unsqueeze(1)).squeeze(-1)
+        mixture = mixture_log_prob(self.base_mixture.mixture_from_raw(raw_mixture), targets)
+        return network + mixture - 0.5 * self.base_precision * targets.square().sum(-1)
 
     def score_projected(self, projected: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Score targets given inputs already projected by :meth:`project_inputs`.
 
         Parameters
         ----------
-        projected : Tensor of shape ``(batch, hidden)``
+        projected : Tensor of shape ``(batch, hidden + K (1 + 2 d))``
             From :meth:`project_inputs`.
         targets : Tensor of shape ``(batch, M, d)``
             The targets to score.

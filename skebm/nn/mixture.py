@@ -225,8 +225,44 @@ class MixtureDensityHead(nn.Module):
         MixtureParameters
             One mixture per row.
         """
+        return self.mixture_from_raw(self.raw_outputs(features))
+
+    @property
+    def n_raw_outputs(self) -> int:
+        """Size of :meth:`raw_outputs`' last axis, ``K (1 + 2 d)``."""
+        return self.n_components * (1 + 2 * self.target_dim)
+
+    def raw_outputs(self, features: torch.Tensor) -> torch.Tensor:
+        """The unconstrained outputs from which :meth:`mixture_from_raw` builds the mixtures.
+
+        Parameters
+        ----------
+        features : Tensor of shape ``(batch, feature_dim)``
+            The input features h_x.
+
+        Returns
+        -------
+        Tensor of shape ``(batch, K (1 + 2 d))``
+            Per component: a weight logit, ``d`` means and ``d`` raw scales.
+        """
+        return self.output(self.hidden(features))
+
+    def mixture_from_raw(self, raw: torch.Tensor) -> MixtureParameters:
+        """The mixtures given by raw outputs.
+
+        Parameters
+        ----------
+        raw : Tensor of shape ``(batch, K (1 + 2 d))``
+            From :meth:`raw_outputs`.
+
+        Returns
+        -------
+        MixtureParameters
+            One mixture per row: log-softmax weights, the means, and standard
+            deviations ``softplus(raw) + min_std``.
+        """
         k, d = self.n_components, self.target_dim
-        raw = self.output(self.hidden(features)).view(-1, k, 1 + 2 * d)
+        raw = raw.view(-1, k, 1 + 2 * d)
         log_weights = torch.log_softmax(raw[..., 0], dim=-1)
         means = raw[..., 1 : 1 + d]
         stds = functional.softplus(raw[..., 1 + d :]) + self.min_std

@@ -1,6 +1,6 @@
 import torch
 
-from skebm.nn import EnergyHead, EnergyModel, MLPExtractor, build_extractor
+from skebm.nn import EnergyHead, EnergyModel, MLPExtractor, build_extractor, mixture_log_prob
 
 
 def test_energy_head_scores_every_target_of_every_row():
@@ -48,3 +48,21 @@ def test_shared_target_embedding_scores_like_per_row_targets():
     torch.testing.assert_close(shared, head(features, grid.expand(3, -1, -1)))
 
 
+
+
+def test_energy_is_the_base_mixture_when_the_network_is_silent():
+    head = EnergyHead(feature_dim=4, target_dim=2, hidden_size=8, base_std=3.0)
+    with torch.no_grad():
+        head.joint_net[-1].weight.zero_()
+        head.joint_net[-1].bias.zero_()
+    features, targets = torch.randn(3, 4), torch.randn(3, 5, 2)
+    mixture = mixture_log_prob(head.base_mixture(features), targets)
+    expected = mixture - 0.5 * targets.square().sum(-1) / 9.0
+    torch.testing.assert_close(head(features, targets), expected)
+
+
+def test_base_mixture_is_trained_with_the_energy():
+    head = EnergyHead(feature_dim=4, target_dim=1, hidden_size=8)
+    head(torch.randn(3, 4), torch.randn(3, 5, 1)).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in head.base_mixture.parameters())

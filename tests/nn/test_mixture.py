@@ -94,3 +94,12 @@ def test_head_respects_std_floor():
     with torch.no_grad():
         head.output.bias.fill_(-100.0)
     assert torch.exp(head(torch.zeros(3, 4)).log_stds).min() >= 0.05 - 1e-6
+
+
+def test_head_builds_its_mixtures_from_its_raw_outputs():
+    head = MixtureDensityHead(feature_dim=6, target_dim=2, n_components=3, hidden_size=8)
+    features = torch.randn(4, 6)
+    raw = head.raw_outputs(features)
+    assert raw.shape == (4, head.n_raw_outputs) == (4, 3 * (1 + 2 * 2))
+    for built, direct in zip(head.mixture_from_raw(raw), head(features)):
+        torch.testing.assert_close(built, direct)
