@@ -33,7 +33,7 @@ from skebm.nn import AutocastExtractor, check_extractor, instantiate_extractor
 
 __all__ = ["BaseProbabilisticRegressor"]
 
-PICKLE_FORMAT_VERSION = 1
+PICKLE_FORMAT_VERSION = 2
 MIN_AUTO_VALIDATION_ROWS = 20
 """Fewest held-out rows with which ``early_stopping="auto"`` holds rows out."""
 _AUTO_WIDTH_ROWS = 4000

@@ -101,14 +101,21 @@ def test_the_teacher_and_the_mixture_losses_train_disjoint_networks():
 
 
 def train(model, objective, steps=400):
-    """Plain Adam on fresh minibatches of the linear problem."""
+    """Adam on fresh minibatches of the linear problem, its step size decaying linearly to 0.
+
+    The decay makes the last iterate settle near the optimum instead of
+    wandering with the minibatch noise, so the tolerances below test the
+    objective rather than where the noise left the parameters.
+    """
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / steps)
     generator = torch.Generator().manual_seed(0)
     for step in range(steps):
         loss, _ = objective(model, linear_batch(64, seed=step), generator)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        schedule.step()
     return model.eval()
 
 
@@ -139,6 +146,6 @@ def test_training_with_torch_alone_recovers_the_conditional_density(case):
             mean, std = energy_moments(model, x)
         else:
             mean, std = mixture_moments(model(x))
-    torch.testing.assert_close(mean, 2 * x[:, 0], atol=0.15, rtol=0)
-    torch.testing.assert_close(std, torch.full((3,), 0.3), atol=0.1, rtol=0)
+    torch.testing.assert_close(mean, 2 * x[:, 0], atol=0.08, rtol=0)
+    torch.testing.assert_close(std, torch.full((3,), 0.3), atol=0.05, rtol=0)
     assert math.isfinite(float(std.sum()))

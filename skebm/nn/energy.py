@@ -48,7 +48,9 @@ class EnergyHead(nn.Module):
     base_std : float, default=4.0
         Standard deviation s of the Gaussian base measure.
     n_base_components : int, default=4
-        Components of the Gaussian mixture ``m``.
+        Components of the Gaussian mixture ``m``; 0 leaves ``m`` out
+        (``f = g - |y|^2 / 2s^2``, the head of skebm 0.1.0, initialised
+        identically).
     """
 
     def __init__(
@@ -60,14 +62,19 @@ class EnergyHead(nn.Module):
         self.target_net = nn.Sequential(nn.Linear(target_dim, hidden_size), nn.ReLU())
         self.input_projection = nn.Linear(feature_dim, hidden_size)
         self.target_projection = nn.Linear(hidden_size, hidden_size, bias=False)
-        self.base_mixture = MixtureDensityHead(feature_dim, target_dim, n_base_components,
-                                               hidden_size)
+        self.register_module("base_mixture", MixtureDensityHead(
+            feature_dim, target_dim, n_base_components, hidden_size) if n_base_components else None)
         self.joint_net = nn.Sequential(
             nn.ReLU(),
             nn.Linear(hidden_size, hidden_size),
             nn.ReLU(),
             nn.Linear(hidden_size, 1),
         )
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        # Heads pickled by skebm 0.1.0 have no mixture term: they load as they were.
+        self._modules.setdefault("base_mixture", None)
 
     def project_inputs(self, features: torch.Tensor) -> torch.Tensor:
         """Compute everything about a row that does not depend on its targets.
@@ -81,10 +88,12 @@ class EnergyHead(nn.Module):
         -------
         Tensor of shape ``(batch, hidden + K (1 + 2 d))``
             The first joint layer's ``Ax h_x + b`` followed by the raw outputs
-            of the mixture ``m``; :meth:`combine` takes it.
+            of the mixture ``m`` (none without ``m``); :meth:`combine` takes it.
         """
-        return torch.cat([self.input_projection(features),
-                          self.base_mixture.raw_outputs(features)], dim=-1)
+        projected = self.input_projection(features)
+        if self.base_mixture is None:
+            return projected
+        return torch.cat([projected, self.base_mixture.raw_outputs(features)], dim=-1)
 
     def embed_targets(self, targets: torch.Tensor) -> torch.Tensor:
         """Compute the per-target part of the first joint layer.
@@ -121,11 +130,15 @@ class EnergyHead(nn.Module):
         Tensor of shape ``(batch, M)``
             The energies f(h_x, y).
         """
-        split = projected.shape[-1] - self.base_mixture.n_raw_outputs
-        joint, raw_mixture = projected[:, :split], projected[:, split:]
-        network = self.joint_net(embedded + joint.unsqueeze(1)).squeeze(-1)
-        mixture = mixture_log_prob(self.base_mixture.mixture_from_raw(raw_mixture), targets)
-        return network + mixture - 0.5 * self.base_precision * targets.square().sum(-1)
+        raw_mixture = None
+        if self.base_mixture is not None:
+            split = projected.shape[-1] - self.base_mixture.n_raw_outputs
+            projected, raw_mixture = projected[:, :split], projected[:, split:]
+        energy = self.joint_net(embedded + projected.unsqueeze(1)).squeeze(-1)
+        if raw_mixture is not None:
+            mixture = self.base_mixture.mixture_from_raw(raw_mixture)
+            energy = energy + mixture_log_prob(mixture, targets)
+        return energy - 0.5 * self.base_precision * targets.square().sum(-1)
 
     def score_projected(self, projected: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Score targets given inputs already projected by :meth:`project_inputs`.

@@ -1,3 +1,5 @@
+import pickle
+
 import torch
 
 from skebm.nn import EnergyHead, EnergyModel, MLPExtractor, build_extractor, mixture_log_prob
@@ -66,3 +68,24 @@ def test_base_mixture_is_trained_with_the_energy():
     head(torch.randn(3, 4), torch.randn(3, 5, 1)).sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0
                for p in head.base_mixture.parameters())
+
+
+def test_without_base_components_the_head_is_the_previous_one():
+    torch.manual_seed(0)
+    head = EnergyHead(feature_dim=4, target_dim=1, hidden_size=8, n_base_components=0)
+    features, targets = torch.randn(3, 4), torch.randn(3, 5, 1)
+    network = head.joint_net(head.embed_targets(targets) + head.input_projection(features)[:, None])
+    expected = network.squeeze(-1) - 0.5 * targets.square().sum(-1) / 16.0
+    torch.testing.assert_close(head(features, targets), expected)
+    assert head.project_inputs(features).shape == (3, 8)
+
+
+def test_a_head_pickled_before_the_mixture_term_loads_without_it():
+    head = EnergyHead(feature_dim=4, target_dim=1, hidden_size=8, n_base_components=0)
+    del head._modules["base_mixture"]  # how skebm 0.1.0 pickled its heads
+    restored = pickle.loads(pickle.dumps(head))
+    features, targets = torch.randn(3, 4), torch.randn(3, 5, 1)
+    assert restored.base_mixture is None
+    torch.testing.assert_close(restored(features, targets), head.joint_net(
+        head.embed_targets(targets) + head.input_projection(features)[:, None]
+    ).squeeze(-1) - targets.square().sum(-1) / 32.0)
