@@ -4,7 +4,8 @@ For each seed: fit ``EnergyRegressor(random_state=seed)`` with every other
 parameter at its default, time the fit, and score it with the paper's metric
 (KL to the true density on the first set, grid test NLL on the second).
 ``--model mdn`` does the same for the plain MDN with the same defaults,
-``DistilledMDNRegressor(teacher_weight=0, random_state=seed)``.
+``DistilledMDNRegressor(teacher_weight=0, random_state=seed)``, and
+``--model distilled`` for ``DistilledMDNRegressor(random_state=seed)``.
 
 Run: ``python benchmarks/defaults.py [--seeds 5] [--threads 2] [--model energy]``
 """
@@ -26,7 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--model", choices=["energy", "mdn"], default="energy")
+    parser.add_argument("--model", choices=["energy", "mdn", "distilled"], default="energy")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"machine: {machine()}")
@@ -34,8 +35,10 @@ def main() -> None:
         def make(seed):
             return EnergyRegressor(random_state=seed)
     else:
+        teacher_weight = {"mdn": 0.0, "distilled": DistilledMDNRegressor().teacher_weight}
         def make(seed):
-            return DistilledMDNRegressor(teacher_weight=0.0, random_state=seed)
+            return DistilledMDNRegressor(teacher_weight=teacher_weight[args.model],
+                                         random_state=seed)
     print(f"model: {make(0)!r}")
     X, y = load_toy("gustafsson2020")
     X_train, y_train = load_toy("brando2019", "train")
