@@ -59,6 +59,10 @@ class EnergyHead(nn.Module):
         n_base_components: int = 4,
     ) -> None:
         super().__init__()
+        if isinstance(n_base_components, bool) or not isinstance(n_base_components, int) \
+                or n_base_components < 0:
+            raise ValueError(f"n_base_components must be an integer >= 0, got "
+                             f"{n_base_components!r}.")
         self.base_precision = 1.0 / base_std**2
         self.target_net = nn.Sequential(nn.Linear(target_dim, hidden_size), nn.ReLU())
         self.input_projection = nn.Linear(feature_dim, hidden_size)

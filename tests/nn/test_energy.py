@@ -1,5 +1,6 @@
 import pickle
 
+import pytest
 import torch
 
 from skebm.nn import EnergyHead, EnergyModel, MLPExtractor, build_extractor, mixture_log_prob
@@ -89,3 +90,9 @@ def test_a_head_pickled_before_the_mixture_term_loads_without_it():
     torch.testing.assert_close(restored(features, targets), head.joint_net(
         head.embed_targets(targets) + head.input_projection(features)[:, None]
     ).squeeze(-1) - targets.square().sum(-1) / 32.0)
+
+
+@pytest.mark.parametrize("count", [-1, 1.5, True])
+def test_a_bad_number_of_base_components_is_refused(count):
+    with pytest.raises(ValueError, match="n_base_components"):
+        EnergyHead(feature_dim=4, target_dim=1, hidden_size=8, n_base_components=count)
