@@ -16,6 +16,7 @@ __all__ = ["invert_cdf"]
 _MAX_ITER = 100
 _RTOL = 1e-12
 _CDF_ATOL = 1e-10
+_ULPS = 4
 _BRACKET_POINTS = 65
 
 RowCdf = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -30,7 +31,9 @@ def invert_cdf(cdf: RowCdf, probabilities: np.ndarray, low: np.ndarray,
     CDF call on many points per problem costs about as much as on one when the
     work is per problem), then refined by regula falsi with the Illinois
     modification until ``|cdf(y) - p| <= 1e-10`` or the bracket is narrower
-    than 1e-12 of its ends.
+    than 1e-12 of its initial width (or than four floating-point spacings at
+    its ends: the tolerance is relative to the spread, not to ``|y|``, so a
+    distribution far from 0 is solved as accurately as one near it).
 
     Parameters
     ----------
@@ -51,15 +54,17 @@ def invert_cdf(cdf: RowCdf, probabilities: np.ndarray, low: np.ndarray,
     """
     low, high = np.array(low, dtype=np.float64), np.array(high, dtype=np.float64)
     roots = low.copy()
-    todo = np.flatnonzero(high - low > _RTOL * (np.abs(low) + np.abs(high)))
+    resolution = _ULPS * np.spacing(np.maximum(np.abs(low), np.abs(high)))
+    todo = np.flatnonzero(high - low > resolution)
     if todo.size == 0:
         return roots
+    tolerance = np.maximum(_RTOL * (high - low), resolution)[todo]
 
     def sub_cdf(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         return cdf(todo[rows], values)
 
     bracket = _narrow_bracket(sub_cdf, probabilities[todo], low[todo], high[todo])
-    roots[todo] = _illinois(sub_cdf, probabilities[todo], *bracket)
+    roots[todo] = _illinois(sub_cdf, probabilities[todo], *bracket, tolerance)
     return roots
 
 
@@ -83,9 +88,11 @@ def _narrow_bracket(cdf: RowCdf, probabilities: np.ndarray, low: np.ndarray,
 
 
 def _illinois(cdf: RowCdf, probabilities: np.ndarray, low: np.ndarray, high: np.ndarray,
-              f_low: np.ndarray, f_high: np.ndarray) -> np.ndarray:
+              f_low: np.ndarray, f_high: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
     """Roots of ``cdf(y) = p`` in ``[low, high]``, where ``f = cdf - p`` changes sign.
 
+    Stops per problem when ``|f| <= 1e-10`` or the bracket is at most
+    ``tolerance`` wide.
     Regula falsi with the Illinois modification (the retained end's value is
     halved when the same end is kept twice), falling back to bisection when
     the interpolated point is not strictly inside the bracket.
@@ -108,8 +115,7 @@ def _illinois(cdf: RowCdf, probabilities: np.ndarray, low: np.ndarray, high: np.
         f_high[active] = np.where(below, np.where(side[active] == -1, 0.5 * fhi, fhi), value)
         side[active] = np.where(below, -1, 1)  # -1: the low end moved, the high end was kept
         width = high[active] - low[active]
-        done = ((np.abs(value) <= _CDF_ATOL)
-                | (width <= _RTOL * (np.abs(low[active]) + np.abs(high[active]))))
+        done = (np.abs(value) <= _CDF_ATOL) | (width <= tolerance[active])
         active = active[~done]
         if active.size == 0:
             break
