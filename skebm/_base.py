@@ -26,7 +26,7 @@ from skebm._batches import InputBatches
 from skebm._inputs import input_scaler, model_inputs, validate_inputs
 from skebm._preprocessing import Standardizer
 from skebm._training import TrainingConfig, auto_schedule, train
-from skebm._validation import as_float_array, check_sample_weight
+from skebm._validation import as_float_array, weighted_mean
 from skebm.distributions import ConditionalDistribution
 from skebm.exceptions import DeviceWarning
 from skebm.nn import AutocastExtractor, check_extractor, instantiate_extractor
@@ -376,12 +376,15 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows, n_samples) or (n_rows, n_samples, n_targets)
-            The draws of each row, in the units of ``y``.
+            The draws of each row, in the units of ``y``; the last axis is
+            there when ``y`` in ``fit`` was 2-D, also with one column (as
+            ``predict``'s shape follows ``y``).
         """
         fitted, dist = self._fitted_distribution(X)
         if random_state is None:
             random_state = fitted._inference_seed
-        return dist.sample(n_samples, random_state=random_state)
+        draws = dist.sample(n_samples, random_state=random_state)
+        return draws[..., None] if fitted._target_ndim == 2 and draws.ndim == 2 else draws
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean conditional log-likelihood of ``y`` given ``X`` (higher is better).
@@ -404,12 +407,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """
         fitted, dist = self._fitted_distribution(X)
         targets = _as_targets(y, len(dist), fitted._target_dim)
-        log_density = dist.logpdf(_squeeze(targets))
-        if sample_weight is None:
-            return float(np.mean(log_density))
-        weights = check_sample_weight(sample_weight, len(targets))
-        counted = weights > 0  # a zero weight must not turn a -inf density into NaN
-        return float(np.average(log_density[counted], weights=weights[counted]))
+        return weighted_mean(dist.logpdf(_squeeze(targets)), sample_weight)
 
     # ------------------------------------------------------------ helpers
     def _target_shape(self, point: np.ndarray) -> np.ndarray:
@@ -564,10 +562,23 @@ def _target_standardizer(targets: np.ndarray) -> Standardizer:
     Float64 resolves about 16 digits, so targets near 1e18 are represented only
     in steps of 128. A scale of at least ``_RELATIVE_SCALE_FLOOR * |mean|``
     keeps the grid, the mixture widths and everything else computed in user
-    units well above that step, however small the targets' spread.
+    units well above that step. Constant targets get that scale. Targets that
+    vary, but by less than half of it, would be squeezed into a small part of
+    the standardised range the networks are built for, and the fitted
+    densities would be far too wide: they are refused with advice instead.
     """
     scaler = Standardizer(targets)
-    scaler.scale = np.maximum(scaler.scale, _RELATIVE_SCALE_FLOOR * np.abs(scaler.mean))
+    floor = _RELATIVE_SCALE_FLOOR * np.abs(scaler.mean)
+    squeezed = ~scaler.constant & (scaler.scale < 0.5 * floor)
+    if np.any(squeezed):
+        column = int(np.flatnonzero(squeezed)[0])
+        raise ValueError(
+            f"y varies too little for its magnitude: target column {column} has standard "
+            f"deviation {scaler.scale[column]:.3g} around {scaler.mean[column]:.6g}, less than "
+            f"{0.5 * _RELATIVE_SCALE_FLOOR:.0e} of it, which float64 densities in the units of y "
+            f"cannot resolve. Subtract a constant from y (e.g. {scaler.mean[column]:.6g}) before "
+            "fitting, and add it back to predictions.")
+    scaler.scale = np.maximum(scaler.scale, floor)
     return scaler
 
 

@@ -21,6 +21,14 @@ class Standardizer:
     ----------
     values : ndarray of shape (n, p)
         Data to learn the mean and scale from.
+
+    Attributes
+    ----------
+    mean, scale : ndarray of shape (p,)
+        Each column's mean and scale.
+    constant : ndarray of shape (p,)
+        Whether each column's spread is no more than its rounding noise (its
+        scale is then 1).
     """
 
     def __init__(self, values: np.ndarray) -> None:
@@ -32,7 +40,8 @@ class Standardizer:
         self.mean = (values / peak).mean(axis=0) * peak
         scale = (values / peak).std(axis=0) * peak
         tiny = np.finfo(np.float64).eps * peak * 10.0  # rounding noise of a constant column
-        self.scale = np.where(scale > tiny, scale, 1.0)
+        self.constant = ~(scale > tiny)
+        self.scale = np.where(self.constant, 1.0, scale)
 
     def transform(self, values: np.ndarray) -> torch.Tensor:
         """Standardised float32 tensor of ``values``."""
@@ -77,7 +86,8 @@ class ImageStandardizer:
             mean, scale, peak = _float_statistics(images)
         tiny = np.finfo(np.float64).eps * peak * 10.0  # rounding noise of a constant channel
         self.mean = mean
-        self.scale = np.where(scale > tiny, scale, 1.0)
+        self.constant = ~(scale > tiny)
+        self.scale = np.where(self.constant, 1.0, scale)
 
     def transform(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Standardised float32 images, ``(n, C, H, W)``, on the device of ``images``.

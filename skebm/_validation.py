@@ -83,3 +83,17 @@ def check_sample_weight(sample_weight, n_rows: int) -> np.ndarray | None:
     if weights.sum() <= 0:
         raise ValueError("sample_weight must have a non-zero sum.")
     return weights
+
+
+def weighted_mean(values: np.ndarray, sample_weight) -> float:
+    """Mean of per-row ``values`` (log-likelihoods) under checked row weights.
+
+    Rows of zero weight are left out, so that a ``-inf`` there does not turn
+    the mean into NaN; ``sample_weight=None`` weighs rows equally.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    weights = check_sample_weight(sample_weight, len(values))
+    if weights is None:
+        return float(np.mean(values))
+    counted = weights > 0
+    return float(np.average(values[counted], weights=weights[counted]))

@@ -226,6 +226,10 @@ class SkebmProbaRegressor(BaseProbaRegressor):
     def _fit(self, X: pd.DataFrame, y: pd.DataFrame, C=None) -> SkebmProbaRegressor:
         from skebm import EnergyRegressor
 
+        if y.shape[1] != 1:
+            raise ValueError(
+                f"SkebmProbaRegressor models one target column, but y has {y.shape[1]} "
+                f"columns ({', '.join(map(str, y.columns))}); fit one regressor per column.")
         estimator = EnergyRegressor() if self.estimator is None else clone(self.estimator)
         self.estimator_ = estimator.fit(_string_columns(X), y.iloc[:, 0].to_numpy())
         self._y_columns = y.columns

@@ -56,8 +56,10 @@ def fitted_2d(request):
 # ---------------------------------------------------------------- shapes
 def test_predict_shape_follows_target_shape(estimator):
     X, y = heteroscedastic(100)
-    assert estimator(**FAST).fit(X, y).predict(X).shape == (100,)
-    assert estimator(**FAST).fit(X, y[:, None]).predict(X).shape == (100, 1)
+    flat, column = estimator(**FAST).fit(X, y), estimator(**FAST).fit(X, y[:, None])
+    assert flat.predict(X).shape == (100,) and flat.sample(X[:4], 3).shape == (4, 3)
+    assert column.predict(X).shape == (100, 1)
+    assert column.sample(X[:4], 3).shape == (4, 3, 1)
 
 
 def test_two_dimensional_targets_give_matching_shapes(fitted_2d):

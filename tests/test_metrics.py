@@ -152,6 +152,9 @@ def test_nll_is_infinite_when_a_target_has_zero_density():
             return np.where((y >= 0) & (y <= 1), 0.0, -np.inf)
 
     assert negative_log_likelihood(np.array([0.5, 2.0]), Uniform01(np.zeros(2), 1.0)) == np.inf
+    # ... of positive weight: a weight of 0 leaves the row out, as estimator.score does.
+    assert negative_log_likelihood(np.array([0.5, 2.0]), Uniform01(np.zeros(2), 1.0),
+                                   sample_weight=[1.0, 0.0]) == 0.0
 
 
 def test_nll_rejects_length_mismatch():

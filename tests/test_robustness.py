@@ -125,6 +125,18 @@ def test_constant_targets_of_huge_magnitude_give_finite_sensible_answers(make, v
     assert np.all(low < high) and np.all(low <= value) and np.all(high >= value)
 
 
+def test_targets_varying_too_little_for_their_magnitude_are_refused_with_advice(make):
+    # A spread of ~1 around 1e12 would be standardised to ~0.01 (the scale floor
+    # is 1e-10 |mean| = 100) and the fitted density would be ~100 times too wide.
+    X, y = linear_data()
+    with pytest.raises(ValueError, match=r"varies too little.*column 0.*Subtract a constant"):
+        make().fit(X, y + 1e12)
+    two_columns = np.column_stack([y, y + 1e12])
+    with pytest.raises(ValueError, match="column 1"):
+        make().fit(X, two_columns)
+    make().fit(X, y + 1e9)  # 1e-10 |mean| = 0.1: the floor does not bind
+
+
 # ================================================================ non-finite outputs
 class NaNInEvalMode(nn.Module):
     """An extractor that works in training and returns NaN in eval mode."""

@@ -110,6 +110,13 @@ def test_skpro_distribution_refuses_multi_dimensional_targets():
         SkebmDistribution(base)
 
 
+def test_skpro_regressor_refuses_several_target_columns(data):
+    X, y = data
+    two = pd.DataFrame({"first": y["target"], "second": -y["target"]})
+    with pytest.raises(ValueError, match="one target column.*2 columns"):
+        SkebmProbaRegressor(DistilledMDNRegressor(**FAST)).fit(X, two)
+
+
 @pytest.mark.slow
 def test_skpro_distribution_passes_skpros_own_checks():
     results = check_estimator(SkebmDistribution, raise_exceptions=True, verbose=False)

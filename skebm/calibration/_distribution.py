@@ -96,7 +96,7 @@ class RecalibratedDistribution(ConditionalDistribution):
         ndarray of shape (n,)
             One mean per row.
         """
-        return self._tabulated_moments()[0]
+        return self._tabulated_moments()[0].copy()  # the cache must not be edited through it
 
     def var(self) -> np.ndarray:
         """Variance of each recalibrated distribution.
@@ -109,7 +109,7 @@ class RecalibratedDistribution(ConditionalDistribution):
         ndarray of shape (n,)
             One variance per row, at least 0.
         """
-        return self._tabulated_moments()[1]
+        return self._tabulated_moments()[1].copy()
 
     def _tabulated_moments(self) -> tuple[np.ndarray, np.ndarray]:
         if self._moments is None:

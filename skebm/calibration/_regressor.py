@@ -13,9 +13,11 @@ from sklearn.utils import _safe_indexing, check_random_state, get_tags, indexabl
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from skebm._validation import weighted_mean
 from skebm.calibration._discrete import (
     dequantise,
     integer_values,
+    interval_log_probability,
     pit_intervals,
     randomised_pit,
 )
@@ -196,7 +198,14 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         fit_targets, uniforms = dequantise(y, seed) if self.discrete else (y, None)
         lower, upper = np.empty(len(y)), np.empty(len(y))
         fold_models, fold_maps = [], []
-        for train, test in check_cv(self.cv, y, classifier=False).split(X, y):
+        folds = list(check_cv(self.cv, y, classifier=False).split(X, y))
+        smallest = min(len(test) for _, test in folds)
+        if ensemble and smallest < 2:
+            raise ValueError(
+                f"ensemble=True fits one calibration map per fold, on that fold's held-out "
+                f"rows, and needs at least 2 of them; with cv={self.cv!r} on {len(y)} rows a "
+                f"fold holds out {smallest}. Use fewer folds or more rows.")
+        for train, test in folds:
             fold_model = clone(self.estimator).fit(_safe_indexing(X, train), fit_targets[train])
             lower[test], upper[test] = self._held_out_pit(fold_model, _safe_indexing(X, test),
                                                           y[test])
@@ -316,11 +325,10 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         dist = self.predict_dist(X)
         targets = self._targets(y)
         if self.discrete:
-            lower, upper = pit_intervals(dist, targets)
-            log_likelihood = np.log(np.maximum(upper - lower, np.finfo(np.float64).tiny))
+            log_likelihood = interval_log_probability(dist, targets)
         else:
             log_likelihood = dist.logpdf(targets)
-        return float(np.average(log_likelihood, weights=sample_weight))
+        return weighted_mean(log_likelihood, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -186,7 +186,8 @@ class ConditionalDistribution(ABC):
         Parameters
         ----------
         confidence : float
-            Mass inside the interval, in (0, 1).
+            Mass inside the interval, in (0, 1), at most ``1 - 2e-16`` (float64
+            cannot hold the upper level of a larger one).
 
         Returns
         -------
@@ -196,6 +197,10 @@ class ConditionalDistribution(ABC):
         if not isinstance(confidence, Real) or not 0.0 < confidence < 1.0:
             raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}.")
         tail = (1.0 - float(confidence)) / 2.0
+        if 1.0 - tail == 1.0:
+            raise ValueError(
+                f"confidence={confidence!r} is too close to 1: the upper level 1 - (1 - "
+                "confidence) / 2 rounds to 1 in float64. Use at most 1 - 2e-16.")
         return self.ppf(tail), self.ppf(1.0 - tail)
 
     def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:

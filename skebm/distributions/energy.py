@@ -115,7 +115,7 @@ class EnergyDistribution(ConditionalDistribution):
         ndarray of shape (n,)
             The log normaliser of each row.
         """
-        return self._summaries()[0]
+        return self._summaries()[0].copy()  # the cache must not be edited through it
 
     def mean(self) -> np.ndarray:
         """Mean of each distribution.
@@ -125,7 +125,7 @@ class EnergyDistribution(ConditionalDistribution):
         ndarray
             ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
         """
-        return self._squeeze_target(self._moments()[0])
+        return self._squeeze_target(self._moments()[0]).copy()
 
     def var(self) -> np.ndarray:
         """Marginal variance of each target dimension.
@@ -146,7 +146,7 @@ class EnergyDistribution(ConditionalDistribution):
         ndarray
             ``(n,)`` for 1-D targets, ``(n, d)`` otherwise.
         """
-        return self._squeeze_target(self._moments()[1])
+        return self._squeeze_target(self._moments()[1]).copy()
 
     def _moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and marginal standard deviation of the distribution, background included."""

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from skebm import _crps
-from skebm._validation import as_float_array, check_sample_weight
+from skebm._validation import as_float_array, check_sample_weight, weighted_mean
 from skebm.distributions import GaussianMixtureDistribution
 
 __all__ = ["check_targets", "crps", "interval_coverage", "negative_log_likelihood"]
@@ -28,8 +28,8 @@ def negative_log_likelihood(y_true, dist, *, sample_weight=None) -> float:
     Returns
     -------
     float
-        ``-mean_i log p_i(y_i)``; lower is better. ``inf`` when some target has
-        zero predicted density.
+        ``-mean_i log p_i(y_i)``; lower is better. ``inf`` when some target of
+        positive weight has zero predicted density.
 
     Examples
     --------
@@ -43,13 +43,10 @@ def negative_log_likelihood(y_true, dist, *, sample_weight=None) -> float:
     0.9189
     """
     y_true = check_targets(y_true, dist)
-    weights = check_sample_weight(sample_weight, len(y_true))
     log_density = np.asarray(dist.logpdf(y_true), dtype=np.float64)
     if np.isnan(log_density).any():
         raise ValueError("dist.logpdf returned NaN.")
-    if np.isneginf(log_density).any():
-        return float(np.inf)
-    return float(-np.average(log_density, weights=weights))
+    return -weighted_mean(log_density, sample_weight)
 
 
 def crps(y_true, dist, n_samples: int = 1000, random_state=0, *, sample_weight=None) -> float:

@@ -123,6 +123,36 @@ def test_discrete_score_is_the_mean_log_probability_of_the_integers():
     assert model.score(X, k) == pytest.approx(expected, rel=1e-12)
 
 
+def test_discrete_score_of_integers_far_in_either_tail_matches_the_density():
+    # Both CDF values round to 1 far in the upper tail; the probability of the
+    # integer is then the integral of the density over its unit interval, which
+    # for an integer 10+ standard deviations out is close to the density there.
+    X, k = sample_integer_data(400, seed=22)
+    model = RecalibratedRegressor(WrongScaleIntegerRegressor(0.6), cv=3, discrete=True).fit(X, k)
+    dist = model.predict_dist(X[:1])
+    centre, spread = float(dist.mean()[0]), float(dist.std()[0])
+    for far in (np.round(centre + 15 * spread), np.round(centre - 15 * spread)):
+        score = model.score(X[:1], [far])
+        grid = far + np.linspace(-0.5, 0.5, 2001)
+        exact = np.log(np.trapezoid(dist.pdf(grid[None, :])[0], grid))
+        assert np.isfinite(score) and score == pytest.approx(exact, abs=1e-3)
+        assert score > -500  # not the floor of a probability that underflowed to 0
+
+
+def test_recalibrated_score_checks_its_weights_and_ignores_zero_weight_rows():
+    X, k = sample_integer_data(400, seed=22)
+    model = RecalibratedRegressor(WrongScaleIntegerRegressor(0.6), cv=3, discrete=True).fit(X, k)
+    for bad, message in (([1, -1, 1], "Negative"), ([1, np.nan, 1], "NaN"),
+                         ([0, 0, 0], "non-zero sum"), ([1, 1], "shape")):
+        with pytest.raises(ValueError, match=message):
+            model.score(X[:3], k[:3], sample_weight=bad)
+    weights = np.array([2.0, 0.0, 1.0])
+    dist = model.predict_dist(X[:3])
+    log_probability = np.log(dist.cdf(k[:3] + 0.5) - dist.cdf(k[:3] - 0.5))
+    assert model.score(X[:3], k[:3], sample_weight=weights) == pytest.approx(
+        (2 * log_probability[0] + log_probability[2]) / 3, rel=1e-12)
+
+
 class RecordingIntegerRegressor(WrongScaleIntegerRegressor):
     """Keeps the targets it was fitted on."""
 

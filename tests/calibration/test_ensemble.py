@@ -161,3 +161,10 @@ def test_refitting_with_the_other_ensemble_setting_predicts_with_the_new_one():
     model.set_params(ensemble=True).fit(X, y)
     assert isinstance(model.predict_dist(X[:3]), EqualMixtureDistribution)
     assert not hasattr(model, "estimator_")
+
+
+def test_ensemble_needs_two_held_out_rows_per_fold():
+    X, y = sample_data(10, seed=3)
+    with pytest.raises(ValueError, match="at least 2 .* holds out 1"):
+        RecalibratedRegressor(WrongScaleRegressor(), cv=10, ensemble=True).fit(X, y)
+    RecalibratedRegressor(WrongScaleRegressor(), cv=5, ensemble=True).fit(X, y)

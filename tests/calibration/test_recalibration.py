@@ -132,6 +132,16 @@ def test_recalibrated_distribution_indexes_by_row():
     assert len(dist[[0, 5]]) == 2
 
 
+def test_editing_returned_moments_does_not_change_the_distribution():
+    dist = RecalibratedDistribution(standard_normals(3), map_for_normal_with_std(1.5))
+    mean, var = dist.mean(), dist.var()
+    dist.mean()[:] = 99.0
+    dist.var()[:] = -1.0
+    np.testing.assert_array_equal(dist.mean(), mean)
+    np.testing.assert_array_equal(dist.var(), var)
+    assert np.all(np.isfinite(dist.std()))
+
+
 def test_recalibrated_distribution_refuses_multi_dimensional_targets():
     base = GaussianMixtureDistribution(np.zeros((2, 1)), np.zeros((2, 1, 2)), np.ones((2, 1, 2)))
     with pytest.raises(ValueError, match="1-D targets"):

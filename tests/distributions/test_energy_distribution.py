@@ -339,6 +339,22 @@ def test_samples_follow_the_cdf_in_1d(params, seed):
         assert result.pvalue > 1e-4
 
 
+@pytest.mark.parametrize("background_weight", [0.0, 0.2])
+@pytest.mark.parametrize("target_dim", [1, 2])
+def test_editing_returned_summaries_does_not_change_the_distribution(target_dim,
+                                                                     background_weight):
+    params = (np.zeros((3, target_dim)), np.ones((3, target_dim)), np.zeros(3))
+    dist = EnergyDistribution(GaussianEvaluator(*params), n_samples=N_SAMPLES, seed=0,
+                              background_weight=background_weight)
+    y = np.zeros((3, target_dim)) if target_dim > 1 else np.zeros(3)
+    before = [dist.mean(), dist.std(), dist.var(), dist.log_normalizer(), dist.logpdf(y)]
+    for summary in (dist.mean(), dist.std(), dist.var(), dist.log_normalizer()):
+        summary[...] = -7.0
+    after = [dist.mean(), dist.std(), dist.var(), dist.log_normalizer(), dist.logpdf(y)]
+    for old, new in zip(before, after):
+        np.testing.assert_array_equal(old, new)
+
+
 def test_is_a_conditional_distribution():
     dist = energy_distribution((np.zeros((2, 1)), np.ones((2, 1)), np.zeros(2)))
     assert isinstance(dist, ConditionalDistribution) and len(dist) == 2

@@ -371,10 +371,15 @@ def test_ppf_rejects_bad_probabilities(q):
         fixed_mixture(1, n_rows=2).ppf(q)
 
 
-@pytest.mark.parametrize("confidence", [0.0, 1.0, -0.5, 2.0])
+@pytest.mark.parametrize("confidence", [0.0, 1.0, -0.5, 2.0, 1 - 1e-16])
 def test_interval_rejects_bad_confidence(confidence):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="confidence"):
         fixed_mixture(1, n_rows=2).interval(confidence)
+
+
+def test_interval_at_the_largest_representable_confidence_is_finite():
+    lower, upper = fixed_mixture(1, n_rows=2).interval(1 - 2.3e-16)
+    assert np.all(np.isfinite(lower)) and np.all(lower < upper)
 
 
 @pytest.mark.parametrize(
