@@ -39,6 +39,18 @@ def test_one_split_of_yacht_beats_an_unconditional_gaussian():
     assert result["fit_s"] > 0 and result["epochs"] >= 1
 
 
+def test_diabetes_splits_are_fixed_disjoint_and_cover_the_table():
+    X_train, y_train, X_test, y_test = uci.load_split("diabetes", 3)
+    assert X_train.shape == (397, 10) and X_test.shape == (45, 10)
+    assert uci.n_splits("diabetes") == 20
+    assert len(np.unique(np.concatenate([y_train, y_test]))) > 200  # raw targets, not scaled
+    again = uci.load_split("diabetes", 3)
+    assert all(np.array_equal(a, b) for a, b in zip((X_train, y_train, X_test, y_test), again))
+    rows = {tuple(row) for row in X_train}
+    assert not any(tuple(row) in rows for row in X_test)
+    assert not np.array_equal(uci.load_split("diabetes", 4)[2], X_test)
+
+
 def test_discrete_score_is_the_log_probability_of_the_integer_bin():
     # N(4, 0.1^2) puts almost all its mass in (3.5, 4.5] and a share of
     # Phi(-5) - Phi(-15) ~ 2.9e-7 in (4.5, 5.5].
