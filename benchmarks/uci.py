@@ -117,10 +117,11 @@ def make_skebm(method: str, params: dict, seed: int):
 
 def evaluate(dist, y_test: np.ndarray, discrete: bool) -> dict:
     """Test NLL (discrete log-probability for integer targets), RMSE of the mean, CRPS."""
-    from skebm.calibration._discrete import interval_log_probability
     from skebm.metrics import crps
 
     if discrete:
+        from skebm.calibration._discrete import interval_log_probability
+
         nll = -float(np.mean(interval_log_probability(dist, y_test)))
     else:
         nll = -float(np.mean(dist.logpdf(y_test)))
