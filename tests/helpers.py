@@ -1,6 +1,12 @@
-"""Data and settings shared by the estimator tests."""
+"""Data, settings and loaders shared by the tests."""
+
+import importlib.util
+import sys
+from pathlib import Path
 
 import numpy as np
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 FAST = dict(max_epochs=3, n_noise_samples=32, hidden_size=16, random_state=0)
 """Settings for tests that need a fitted model, not a good one."""
@@ -30,3 +36,16 @@ def linear_data(n=60, n_features=2, n_targets=1, seed=0):
     X = rng.normal(size=(n, n_features))
     Y = X[:, :1] @ np.ones((1, n_targets)) + 0.2 * rng.normal(size=(n, n_targets))
     return X, (Y[:, 0] if n_targets == 1 else Y)
+
+
+def load_benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` as a module (its folder on the path while loading)."""
+    sys.path.insert(0, str(BENCHMARKS))  # for `_common` and the scripts it imports
+    try:
+        spec = importlib.util.spec_from_file_location(f"{name}_benchmark",
+                                                      BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module

@@ -1,29 +1,13 @@
 """benchmarks/calibration.py: the quantile-average variants computed from saved quantiles."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.stats import norm
 
-_BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from tests.helpers import load_benchmark
 
-
-def _load_benchmark():
-    sys.path.insert(0, str(_BENCHMARKS))  # for its `_common` helpers
-    try:
-        spec = importlib.util.spec_from_file_location("calibration_benchmark",
-                                                      _BENCHMARKS / "calibration.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(_BENCHMARKS))
-    return module
-
-
-calibration = _load_benchmark()
+calibration = load_benchmark("calibration")
 
 
 class _Identity:

@@ -1,28 +1,12 @@
 """benchmarks/proposal_mixture.py: the mixture's NLL from the two log-densities."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-_BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from tests.helpers import load_benchmark
 
-
-def _load_benchmark():
-    sys.path.insert(0, str(_BENCHMARKS))  # the script imports uci.py beside it
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "proposal_mixture_benchmark", _BENCHMARKS / "proposal_mixture.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(_BENCHMARKS))
-    return module
-
-
-proposal_mixture = _load_benchmark()
+proposal_mixture = load_benchmark("proposal_mixture")
 
 
 def test_mixture_nll_is_each_density_at_the_ends_and_their_average_between():

@@ -1,25 +1,14 @@
 """benchmarks/uci.py: one split of one UCI data set end to end, and its scoring rules."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from skebm.distributions import GaussianMixtureDistribution
+from tests.helpers import load_benchmark
 
-_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "uci.py"
-
-
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("uci_benchmark", _SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-uci = _load_benchmark()
+uci = load_benchmark("uci")
 
 SMALL = {"max_epochs": 40, "n_noise_samples": 16, "hidden_size": 16, "n_inference_samples": 256}
 
