@@ -51,6 +51,19 @@ def test_shared_target_embedding_scores_like_per_row_targets():
     torch.testing.assert_close(shared, head(features, grid.expand(3, -1, -1)))
 
 
+def test_energy_stays_finite_at_the_clipping_limit_with_the_narrowest_mixture():
+    # Prediction clips standardised targets to 1e15 and the mixture's stds are at
+    # least 1e-3, so its squared distances stay below float32's 3.4e38: a far
+    # query gets a very negative energy, not -inf (which prediction refuses).
+    head = EnergyHead(feature_dim=3, target_dim=2, hidden_size=8)
+    mixture = head.base_mixture
+    scales = mixture.output.bias.view(mixture.n_components, -1)[:, 1 + 2:]
+    with torch.no_grad():
+        scales.fill_(-1e3)  # softplus(-1e3) + 1e-3: the smallest std
+    assert torch.allclose(mixture(torch.randn(1, 3)).log_stds.exp(), torch.tensor(1e-3))
+    far = torch.tensor([[[1e15, -1e15], [-1e15, 1e15]]])
+    scores = head(torch.randn(1, 3), far)
+    assert torch.isfinite(scores).all() and (scores < -1e30).all()
 
 
 def test_energy_is_the_base_mixture_when_the_network_is_silent():
