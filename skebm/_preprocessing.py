@@ -44,9 +44,15 @@ class Standardizer:
         self.scale = np.where(self.constant, 1.0, scale)
 
     def transform(self, values: np.ndarray) -> torch.Tensor:
-        """Standardised float32 tensor of ``values``."""
+        """Standardised float32 tensor of ``values``.
+
+        Values beyond float32's range become infinite without a warning: the
+        networks' outputs are checked, and a non-finite one raises an error
+        that names the inputs.
+        """
         standard = (np.asarray(values, dtype=np.float64) - self.mean) / self.scale
-        return torch.from_numpy(np.ascontiguousarray(standard, dtype=np.float32))
+        with np.errstate(over="ignore"):
+            return torch.from_numpy(np.ascontiguousarray(standard, dtype=np.float32))
 
 
 class ImageStandardizer:
