@@ -22,8 +22,9 @@ _POINT_WIDTH = 1e-12
 # stopping when no knot moves by more than the tolerance.
 _MAX_ITERATIONS = 200
 _TOLERANCE = 1e-9
-# Upper-tail probabilities of an integer below this are integrated from the density:
-# as a difference of two CDF values near 1 they keep only ~1e-16 absolutely.
+# Probabilities of an integer below this are integrated from the density: as a
+# difference of two CDF values near 1 they keep only ~1e-16 absolutely, and far
+# out in either tail both values round to 0 or 1.
 _SMALL_MASS = 1e-10
 _TAIL_PIECES = 64
 
@@ -62,19 +63,20 @@ def pit_intervals(dist, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def interval_log_probability(dist, y: np.ndarray) -> np.ndarray:
     """``log P(y - 1/2 < Y <= y + 1/2)``, ``(n,)``, for a batch of 1-D distributions.
 
-    It is ``log (F(y + 1/2) - F(y - 1/2))``, except in the upper tail: there
-    both CDF values are close to 1, their difference keeps only ~1e-16 of
-    absolute precision, and far out it is 0 although the density is
-    positive. Where the difference is below 1e-10 and ``F(y - 1/2) > 1/2``,
-    the density is integrated over the unit interval instead: its log is
-    taken at 65 evenly spaced points and interpolated linearly between them
-    (exact for exponential tails, and never overshooting however steep the
-    density is), the pieces summed in log space.
+    It is ``log (F(y + 1/2) - F(y - 1/2))`` where that difference is at
+    least 1e-10. Below, it is not: in the upper tail both CDF values are close
+    to 1 and their difference keeps only ~1e-16 of absolute precision, and
+    far out in either tail both round to 1 or to 0, although the density is
+    positive. There the density is integrated over the unit interval
+    instead: its log is taken at 65 evenly spaced points and interpolated
+    linearly between them (exact for exponential tails, and never
+    overshooting however steep the density is), the pieces summed in log
+    space.
     """
     lower, upper = pit_intervals(dist, y)
     mass = upper - lower
     log_probability = np.log(np.where(mass > 0.0, mass, np.finfo(np.float64).tiny))
-    tail = np.flatnonzero((mass < _SMALL_MASS) & (lower > 0.5))
+    tail = np.flatnonzero(mass < _SMALL_MASS)
     if tail.size:
         offsets = np.linspace(-0.5, 0.5, _TAIL_PIECES + 1)
         log_density = dist[tail].logpdf(y[tail, None] + offsets)  # (t, pieces + 1)

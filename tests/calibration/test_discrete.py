@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.special import logsumexp
 from sklearn.base import clone
 
 from skebm import EnergyRegressor
@@ -131,12 +132,16 @@ def test_discrete_score_of_integers_far_in_either_tail_matches_the_density():
     model = RecalibratedRegressor(WrongScaleIntegerRegressor(0.6), cv=3, discrete=True).fit(X, k)
     dist = model.predict_dist(X[:1])
     centre, spread = float(dist.mean()[0]), float(dist.std()[0])
-    for far in (np.round(centre + 15 * spread), np.round(centre - 15 * spread)):
+    for sds in (15, -15, 40, -40):
+        far = np.round(centre + sds * spread)
         score = model.score(X[:1], [far])
-        grid = far + np.linspace(-0.5, 0.5, 2001)
-        exact = np.log(np.trapezoid(dist.pdf(grid[None, :])[0], grid))
-        assert np.isfinite(score) and score == pytest.approx(exact, abs=1e-3)
-        assert score > -500  # not the floor of a probability that underflowed to 0
+        grid = far + np.linspace(-0.5, 0.5, 20001)
+        log_density = dist.logpdf(grid[None, :])[0]
+        exact = logsumexp(np.logaddexp(log_density[1:], log_density[:-1]) - np.log(2.0)) \
+            + np.log(grid[1] - grid[0])  # the trapezoid rule, in log space
+        assert np.isfinite(score) and score == pytest.approx(exact, abs=2e-3)
+        # not log(tiny) = -708.4, the floor of a probability that rounded to 0
+        assert abs(score + 708.4) > 1.0
 
 
 def test_recalibrated_score_checks_its_weights_and_ignores_zero_weight_rows():
