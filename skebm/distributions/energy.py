@@ -12,6 +12,7 @@ from skebm._quadrature import RowNodes, adaptive_nodes
 from skebm.distributions._background import Background
 from skebm.distributions._base import ConditionalDistribution
 from skebm.distributions._roots import invert_cdf
+from skebm.distributions.mixture import GaussianMixtureDistribution
 
 __all__ = ["EnergyDistribution"]
 
@@ -64,6 +65,16 @@ class EnergyDistribution(ConditionalDistribution):
     between the sorted draws); samples come from the background with
     probability ε. :meth:`log_normalizer` stays that of f.
 
+    With ``proposal_weight`` ``a > 0`` the energy-based density itself is
+    first mixed with the learned proposal, ``(1 - a) p + a q`` (and the
+    background, if any, is mixed into that). Every method treats the mixture
+    as the distribution, exactly as above: its unnormalised log density
+    ``log((1 - a) exp f / Z + a q)``, with ``Z`` the normaliser of
+    ``exp f`` (computed first, by the same quadrature or the same
+    importance-sampling draws), takes the place of f. In 1-D its quadrature
+    is adapted to the mixture; with d > 1 the importance weights become
+    ``(1 - a) exp f / (Z q) + a``.
+
     Every row is computed independently of the others: proposal draws are the
     same for every row (common random numbers, from ``seed``), the random
     numbers of :meth:`sample` come from a stream per (seed, row), so a row's
@@ -85,10 +96,13 @@ class EnergyDistribution(ConditionalDistribution):
     background_weight : float, default=0.0
         Weight ``ε`` in ``[0, 1)`` of the broad Gaussian background; 0 gives
         the energy-based density alone.
+    proposal_weight : float, default=0.0
+        Weight ``a`` in ``[0, 1]`` of the proposal mixed into the energy-based
+        density; 0 gives the energy-based density alone.
     """
 
     def __init__(self, evaluator, rows=None, n_samples: int = 256, seed: int = 0,
-                 background_weight: float = 0.0) -> None:
+                 background_weight: float = 0.0, proposal_weight: float = 0.0) -> None:
         rows = np.arange(evaluator.n_rows) if rows is None else np.asarray(rows, dtype=np.intp)
         super().__init__(len(rows), evaluator.target_dim)
         self._evaluator = evaluator
@@ -96,25 +110,34 @@ class EnergyDistribution(ConditionalDistribution):
         self.n_samples = int(n_samples)
         self.seed = int(seed)
         self.background_weight = float(background_weight)
+        self.proposal_weight = float(proposal_weight)
+        if not 0.0 <= self.proposal_weight <= 1.0:
+            raise ValueError(f"proposal_weight must lie in [0, 1], got {proposal_weight!r}.")
         self._background = Background(self.background_weight, evaluator.target_mean,
                                       evaluator.target_scale)
         self._summary: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._energy_log_z: np.ndarray | None = None  # over the evaluator's rows, NaN: not yet
 
     def _take(self, rows: np.ndarray) -> EnergyDistribution:
-        return EnergyDistribution(self._evaluator, self._rows[rows], self.n_samples, self.seed,
-                                  self.background_weight)
+        taken = EnergyDistribution(self._evaluator, self._rows[rows], self.n_samples, self.seed,
+                                   self.background_weight, self.proposal_weight)
+        taken._energy_log_z = self._energy_log_z  # deterministic values: safe to share
+        return taken
 
     # ------------------------------------------------------------ summary
     def log_normalizer(self) -> np.ndarray:
         """Estimated log Z(x) of each row, in user target units.
 
-        The normaliser of ``exp f(x, y)`` alone, whatever the background weight.
+        The normaliser of ``exp f(x, y)`` alone, whatever the background and
+        proposal weights.
 
         Returns
         -------
         ndarray of shape (n,)
             The log normaliser of each row.
         """
+        if self.proposal_weight:
+            return self._energy_log_normalizer(self._rows)  # a fresh array
         return self._summaries()[0].copy()  # the cache must not be edited through it
 
     def mean(self) -> np.ndarray:
@@ -154,7 +177,11 @@ class EnergyDistribution(ConditionalDistribution):
         return self._background.mix_moments(mean, std)
 
     def _summaries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Log normaliser, mean and standard deviation of exp f for every row, computed once."""
+        """Log normaliser, mean and standard deviation of every row's density, computed once.
+
+        That density is exp f, or with a proposal weight the mixture with q
+        (whose normaliser is then 1 up to the quadrature's error).
+        """
         if self._summary is None:
             d = self.target_dim
             log_z, mean, std = np.empty(self.n_rows), np.empty((self.n_rows, d)), \
@@ -178,35 +205,103 @@ class EnergyDistribution(ConditionalDistribution):
         std = np.sqrt(np.einsum("rm,rmd->rd", weights, np.square(centred))) * scale
         return log_z - math.log(self.n_samples), mean, std
 
-    def _nodes(self, rows: np.ndarray) -> RowNodes:
-        """Each row's adaptive 1-D quadrature nodes and log density at them."""
+    def _nodes(self, rows: np.ndarray, energy_only: bool = False) -> RowNodes:
+        """Each row's adaptive 1-D quadrature nodes and log density at them.
+
+        The density is that of :meth:`_log_density` (the proposal mixed in),
+        or with ``energy_only`` exp f alone.
+        """
         evaluator = self._evaluator
         log_weights, means, stds = evaluator.proposal_components(rows)
+        log_density = (evaluator.log_unnormalized if energy_only or not self.proposal_weight
+                       else self._log_density)
 
         def evaluate(positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
-            return evaluator.log_unnormalized(rows[positions], grid_nodes=indices[:, None])[:, 0]
+            return log_density(rows[positions], grid_nodes=indices[:, None])[:, 0]
 
         return adaptive_nodes(evaluator.fine_grid(), log_weights, means[..., 0], stds[..., 0],
                               evaluate)
 
     def _weighted_draws(self, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Proposal draws ``(r, m, d)`` and their log importance weights f - log q ``(r, m)``."""
+        """Proposal draws ``(r, m, d)`` and their log importance weights ``(r, m)``.
+
+        The weights are ``f - log q``; with a proposal weight ``a``, those of
+        the mixture, ``log((1 - a) exp(f - log q) / Z + a)``, with ``Z``
+        estimated from the same draws (so that the weights average to 1).
+        """
+        points, log_weights = self._energy_draws(rows, seed)
+        weight = self.proposal_weight
+        if not weight:
+            return points, log_weights
+        log_z = logsumexp(log_weights, axis=1, keepdims=True) - math.log(self.n_samples)
+        with np.errstate(divide="ignore"):  # weight 1: the energy's share is exp(-inf) = 0
+            return points, np.logaddexp(np.log1p(-weight) + log_weights - log_z,
+                                        math.log(weight))
+
+    def _energy_draws(self, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Proposal draws ``(r, m, d)`` and the log importance weights f - log q of exp f."""
         points, log_q = self._evaluator.proposal_draws(rows, self.n_samples, seed)
         return points, self._evaluator.log_unnormalized(rows, points) - log_q
 
+    def _log_density(self, rows: np.ndarray, targets: np.ndarray | None = None, *,
+                     grid_nodes: np.ndarray | None = None) -> np.ndarray:
+        """``log((1 - a) exp(f) / Z + a q)`` at targets or fine-grid nodes, as ``log_unnormalized``.
+
+        Only with a proposal weight ``a > 0``; ``Z`` is exp f's normaliser.
+        """
+        weight = self.proposal_weight
+        evaluator = self._evaluator
+        log_f = evaluator.log_unnormalized(rows, targets, grid_nodes=grid_nodes)
+        points = (evaluator.fine_grid().values(grid_nodes)[..., None] if grid_nodes is not None
+                  else np.broadcast_to(targets, (len(rows),) + targets.shape[1:]))
+        log_q = GaussianMixtureDistribution(
+            *evaluator.proposal_components(rows))._logpdf_points(points)
+        log_p = log_f - self._energy_log_normalizer(rows)[:, None]
+        with np.errstate(divide="ignore"):  # weight 1: the energy's share is exp(-inf) = 0
+            return np.logaddexp(np.log1p(-weight) + log_p, math.log(weight) + log_q)
+
+    def _energy_log_normalizer(self, rows: np.ndarray) -> np.ndarray:
+        """log Z of exp f alone for evaluator ``rows`` ``(r,)``, computed once per row.
+
+        By the quadrature (d = 1) or the importance-sampling draws (d > 1) of
+        this distribution's seed, as without a proposal weight.
+        """
+        if self._energy_log_z is None:
+            self._energy_log_z = np.full(self._evaluator.n_rows, np.nan)
+        cache = self._energy_log_z
+        missing = np.unique(rows[np.isnan(cache[rows])])
+        size = self._chunk_size()
+        for start in range(0, len(missing), size):
+            chunk = missing[start : start + size]
+            if self.target_dim == 1:
+                cache[chunk] = self._nodes(chunk, energy_only=True).summary()[0]
+            else:
+                log_weights = self._energy_draws(chunk, self.seed)[1]
+                cache[chunk] = logsumexp(log_weights, axis=1) - math.log(self.n_samples)
+        return cache[rows]
+
+    def _unnormalized(self, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """The log density whose distribution this is, before normalisation, at ``targets``."""
+        if self.proposal_weight:
+            return self._log_density(rows, targets)
+        return self._evaluator.log_unnormalized(rows, targets)
+
     def _row_chunks(self):
-        """``(slice, rows)`` pairs covering the batch, sized by the evaluator's rule."""
-        if self.target_dim == 1:
-            size = rows_per_point_chunk(_NODES_PER_ROW, VALUES_PER_CHUNK)
-        else:
-            size = rows_per_point_chunk(self.n_samples)
+        """``(slice, rows)`` pairs covering the batch, sized by :meth:`_chunk_size`."""
+        size = self._chunk_size()
         for start in range(0, self.n_rows, size):
             yield slice(start, start + size), self._rows[start : start + size]
 
+    def _chunk_size(self) -> int:
+        """Rows computed at once, by the evaluator's rule for their nodes or draws."""
+        if self.target_dim == 1:
+            return rows_per_point_chunk(_NODES_PER_ROW, VALUES_PER_CHUNK)
+        return rows_per_point_chunk(self.n_samples)
+
     # ------------------------------------------------------------ pointwise
     def _logpdf_points(self, points: np.ndarray) -> np.ndarray:
-        log_f = self._evaluator.log_unnormalized(self._rows, points)
-        return self._background.mix_log_density(log_f - self.log_normalizer()[:, None], points)
+        log_density = self._unnormalized(self._rows, points) - self._summaries()[0][:, None]
+        return self._background.mix_log_density(log_density, points)
 
     def _cdf_points(self, points: np.ndarray) -> np.ndarray:
         out = np.empty(points.shape[:2])
@@ -303,6 +398,8 @@ class EnergyDistribution(ConditionalDistribution):
         background, the background's mean is returned instead where the
         mixture's density is higher there (the background's small, smooth slope
         moves p's mode by a negligible amount, second order in its weight).
+        With a proposal weight, the ascent on f is kept only where it does
+        not lower the mixture's density below that of the starting candidate.
 
         Returns
         -------
@@ -315,14 +412,18 @@ class EnergyDistribution(ConditionalDistribution):
                 starts[where, 0] = self._nodes(rows).argmax()
             else:
                 points, _ = self._evaluator.proposal_draws(rows, self.n_samples, self.seed)
-                best = np.argmax(self._evaluator.log_unnormalized(rows, points), axis=1)
+                best = np.argmax(self._unnormalized(rows, points), axis=1)
                 starts[where] = points[np.arange(len(rows)), best]
-        modes = self._evaluator.ascend(self._rows, starts)
+        candidates = [self._evaluator.ascend(self._rows, starts)]
+        if self.proposal_weight:
+            candidates.append(starts)
         if self._background.active:
-            candidates = np.stack([modes, np.broadcast_to(self._background.mean, modes.shape)],
-                                  axis=1)  # (n, 2, d)
-            best = np.argmax(self._logpdf_points(candidates), axis=1)
-            modes = candidates[np.arange(self.n_rows), best]
+            candidates.append(np.broadcast_to(self._background.mean, starts.shape))
+        modes = candidates[0]
+        if len(candidates) > 1:
+            stacked = np.stack(candidates, axis=1)  # (n, c, d)
+            best = np.argmax(self._logpdf_points(stacked), axis=1)
+            modes = stacked[np.arange(self.n_rows), best]
         return self._squeeze_target(modes)
 
 

@@ -484,6 +484,143 @@ def test_a_background_bounds_the_log_loss_far_from_the_energy():
                                                  abs=1e-6)
 
 
+# ====================================================================== with the proposal mixed in
+PROPOSAL_WEIGHT = 0.3
+PROPOSAL_SHIFT = 0.5
+"""The proposal's mean lies this many of the energy's standard deviations above its mean."""
+
+
+class ShiftedProposalEvaluator(GaussianEvaluator):
+    """A GaussianEvaluator whose proposal is off-centre, so that mixing it in moves the mean."""
+
+    def proposal_components(self, rows):
+        log_weights, means, stds = super().proposal_components(rows)
+        return log_weights, means + PROPOSAL_SHIFT * self.stds[rows, None], stds
+
+    def proposal_draws(self, rows, n_samples, seed):
+        _, normals = quasi_random_draws(n_samples, self.target_dim, seed)
+        _, means, scale = self.proposal_components(rows)
+        draws = means + scale * normals
+        return draws, stats.norm.logpdf(draws, means, scale).sum(axis=2)
+
+
+def with_proposal(params, weight=PROPOSAL_WEIGHT, background_weight=0.0):
+    return EnergyDistribution(ShiftedProposalEvaluator(*params), n_samples=N_SAMPLES, seed=0,
+                              background_weight=background_weight, proposal_weight=weight)
+
+
+def proposal_mixture_parts(params, dim):
+    """Per-dimension means and standard deviations ``(n,)`` of the energy and the proposal."""
+    means, stds, _ = params
+    return (means[:, dim], stds[:, dim], means[:, dim] + PROPOSAL_SHIFT * stds[:, dim],
+            PROPOSAL_WIDTH * stds[:, dim])
+
+
+@FAST
+@given(gaussian_energies(), st.integers(0, 2**16))
+def test_proposal_mixture_logpdf_is_the_mixtures(params, seed):
+    means, stds, _ = params
+    dist = with_proposal(params)
+    points = points_around(dist, 9, seed).reshape(len(dist), 9, -1)
+    energy = stats.norm.logpdf(points, means[:, None], stds[:, None]).sum(axis=2)
+    proposal = stats.norm.logpdf(points, means[:, None] + PROPOSAL_SHIFT * stds[:, None],
+                                 PROPOSAL_WIDTH * stds[:, None]).sum(axis=2)
+    expected = np.logaddexp(np.log1p(-PROPOSAL_WEIGHT) + energy,
+                            np.log(PROPOSAL_WEIGHT) + proposal)
+    tolerance = 1e-4 if dist.target_dim == 1 else 2 * importance_sampling_tolerances(2)[0]
+    np.testing.assert_allclose(dist.logpdf(points[..., 0] if dist.target_dim == 1 else points),
+                               expected, atol=tolerance)
+    # The normaliser reported is still that of exp f (the Gaussian's offset).
+    plain = EnergyDistribution(ShiftedProposalEvaluator(*params), n_samples=N_SAMPLES, seed=0)
+    np.testing.assert_allclose(dist.log_normalizer(), plain.log_normalizer(), atol=1e-12)
+
+
+@FAST
+@given(gaussian_energies(target_dims=(1,)), st.floats(1e-4, 1.0 - 1e-4))
+def test_proposal_mixture_cdf_and_ppf_are_the_mixtures_in_1d(params, q):
+    dist = with_proposal(params, background_weight=0.01)
+    mean_p, std_p, mean_q, std_q = proposal_mixture_parts(params, 0)
+    centre, scale = ShiftedProposalEvaluator(*params).target_mean[0], \
+        ShiftedProposalEvaluator(*params).target_scale[0]
+
+    def cdf(values):
+        energy_share = ((1 - PROPOSAL_WEIGHT) * stats.norm.cdf(values, mean_p, std_p)
+                        + PROPOSAL_WEIGHT * stats.norm.cdf(values, mean_q, std_q))
+        return 0.99 * energy_share + 0.01 * stats.norm.cdf(values, centre, scale)
+
+    quantile = dist.ppf(q)
+    np.testing.assert_allclose(dist.cdf(quantile), q, atol=1e-9)
+    np.testing.assert_allclose(cdf(quantile), q, atol=1e-4)
+
+
+@FAST
+@given(gaussian_energies())
+def test_proposal_mixture_moments_are_the_mixtures(params):
+    dist = with_proposal(params)
+    for dim in range(dist.target_dim):
+        mean_p, std_p, mean_q, std_q = proposal_mixture_parts(params, dim)
+        mean = (1 - PROPOSAL_WEIGHT) * mean_p + PROPOSAL_WEIGHT * mean_q
+        var = ((1 - PROPOSAL_WEIGHT) * (std_p**2 + mean_p**2)
+               + PROPOSAL_WEIGHT * (std_q**2 + mean_q**2) - mean**2)
+        got_mean = dist.mean() if dist.target_dim == 1 else dist.mean()[:, dim]
+        got_var = dist.var() if dist.target_dim == 1 else dist.var()[:, dim]
+        tolerance = 1e-4 if dist.target_dim == 1 else 0.05
+        np.testing.assert_allclose(got_mean, mean, atol=tolerance * np.sqrt(var.max()))
+        np.testing.assert_allclose(got_var, var, rtol=2 * tolerance)
+
+
+@settings(max_examples=10, deadline=None)
+@given(gaussian_energies(), st.integers(0, 2**16))
+def test_proposal_mixture_samples_follow_the_mixture(params, seed):
+    dist = with_proposal(params)
+    draws = dist.sample(2000, random_state=seed).reshape(len(dist), 2000, -1)
+    for dim in range(dist.target_dim):
+        mean_p, std_p, mean_q, std_q = proposal_mixture_parts(params, dim)
+        for row in range(len(dist)):
+            def cdf(values, parts=(mean_p[row], std_p[row], mean_q[row], std_q[row])):
+                return ((1 - PROPOSAL_WEIGHT) * stats.norm.cdf(values, parts[0], parts[1])
+                        + PROPOSAL_WEIGHT * stats.norm.cdf(values, parts[2], parts[3]))
+
+            result = stats.kstest(draws[row, :, dim], cdf)
+            assert result.pvalue > (1e-4 if dist.target_dim == 1 else 1e-8)
+
+
+@pytest.mark.parametrize("target_dim", [1, 2])
+def test_proposal_weights_zero_and_one_give_the_energy_and_the_proposal(target_dim):
+    rng = np.random.default_rng(3)
+    params = (rng.normal(size=(3, target_dim)), np.exp(rng.normal(size=(3, target_dim))),
+              rng.normal(scale=5.0, size=3))
+    points = points_around(with_proposal(params), 5, seed=0)
+    plain = EnergyDistribution(ShiftedProposalEvaluator(*params), n_samples=N_SAMPLES, seed=0)
+    np.testing.assert_array_equal(with_proposal(params, weight=0.0).logpdf(points),
+                                  plain.logpdf(points))
+    mean_p, std_p, mean_q, std_q = zip(*(proposal_mixture_parts(params, d)
+                                         for d in range(target_dim)))
+    grid = points.reshape(3, 5, target_dim)
+    proposal = stats.norm.logpdf(grid, np.stack(mean_q, 1)[:, None],
+                                 np.stack(std_q, 1)[:, None]).sum(axis=2)
+    np.testing.assert_allclose(with_proposal(params, weight=1.0).logpdf(points), proposal,
+                               atol=1e-4)
+
+
+def test_proposal_mixture_rows_of_a_sub_batch_match_the_whole_batch():
+    rng = np.random.default_rng(4)
+    params = (rng.normal(size=(5, 1)), np.exp(rng.normal(size=(5, 1))), np.zeros(5))
+    dist = with_proposal(params)
+    points = points_around(dist, 4, seed=1)
+    np.testing.assert_allclose(dist[[3, 1]].logpdf(points[[3, 1]]),
+                               dist.logpdf(points)[[3, 1]], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dist[[3, 1]].cdf(points[[3, 1]]), dist.cdf(points)[[3, 1]],
+                               rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("weight", [-0.1, 1.5])
+def test_proposal_weight_outside_the_unit_interval_is_refused(weight):
+    params = (np.zeros((1, 1)), np.ones((1, 1)), np.zeros(1))
+    with pytest.raises(ValueError, match="proposal_weight"):
+        with_proposal(params, weight=weight)
+
+
 # ====================================================================== a fitted model
 @pytest.fixture(scope="module", params=[1, 2], ids=["d1", "d2"])
 def fitted_dist(request):
