@@ -95,7 +95,8 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
                       background: bool = True) -> ConditionalDistribution:
         """The predictive distributions for preprocessed inputs.
 
-        ``background=False`` leaves out the background (``background_weight_``):
+        ``background=False`` leaves out the background (``background_weight_``)
+        and any other share of the predictive mixture fitted after training:
         the network's own distributions, which the held-out checks score.
         """
 
@@ -240,9 +241,10 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
     def _train(self, inputs: InputBatches, targets: torch.Tensor, seed: int) -> list[dict]:
         generator = torch.Generator().manual_seed(seed)
         device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
-        validation_score, n_iter_no_change = None, None
+        validation_score, n_iter_no_change, held_out = None, None, None
         if self._uses_early_stopping(inputs.shape[0]):
-            inputs, targets, validation_score = self._split_validation(inputs, targets, generator)
+            inputs, targets, validation_score, held_out = self._split_validation(
+                inputs, targets, generator)
             n_iter_no_change = self.n_iter_no_change
         max_epochs, validation_period = self.max_epochs, 1
         if max_epochs == "auto":
@@ -260,8 +262,18 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if self.augmentation is not None:
             augmentation_generator = torch.Generator(device=self.device_).manual_seed(seed + 3)
             batch_loss = augmented_loss(batch_loss, self.augmentation, augmentation_generator)
-        return train(self.module_, batch_loss, inputs, targets, config, generator, self.device_,
-                     validation_score, self._trained_extractors())
+        history = train(self.module_, batch_loss, inputs, targets, config, generator,
+                        self.device_, validation_score, self._trained_extractors())
+        self._fit_predictive_mixture(held_out)
+        return history
+
+    def _fit_predictive_mixture(self, held_out: tuple | None) -> None:
+        """Set the fitted weights of the predictive mixture, after training.
+
+        ``held_out`` is ``(inputs, targets)`` of the early-stopping rows
+        (targets in user units, ``(n, d)``), or ``None`` when no rows were
+        held out. The base class has no such weights.
+        """
 
     def _trained_extractors(self) -> list[torch.nn.Module]:
         """The trained modules that read the inputs alone (for batch-norm statistics)."""
@@ -297,7 +309,8 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             dist = self._distribution(inputs[held_out], background=False)
             return dist.logpdf(_squeeze(held_out_targets))  # per row: mean and its error
 
-        return inputs[kept], targets[kept], validation_score
+        return (inputs[kept], targets[kept], validation_score,
+                (inputs[held_out], held_out_targets))
 
     def _check_extra_params(self) -> None:
         """Hook for checks that need more than ``_parameter_constraints``."""

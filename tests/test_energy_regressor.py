@@ -3,12 +3,19 @@
 Behaviour shared with DistilledMDNRegressor is tested in ``test_estimators.py``.
 """
 
+import pickle
+
 import numpy as np
 import pytest
+import torch
 from helpers import FAST, heteroscedastic
+from scipy.stats import norm
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from skebm import EnergyRegressor
+from skebm._stacking import stacking_weight
+from skebm.distributions import GaussianMixtureDistribution
 
 
 # ---------------------------------------------------------------- prediction
@@ -73,3 +80,55 @@ def test_invalid_parameters_are_named(params, name):
     X, y = heteroscedastic(20)
     with pytest.raises(ValueError, match=name):
         EnergyRegressor(**{**FAST, **params}).fit(X, y)
+
+
+# ---------------------------------------------------------------- the proposal's share
+def test_the_proposal_weight_changes_predictions_not_training():
+    X, y = heteroscedastic(300)
+    settings = dict(FAST, max_epochs=6, early_stopping=True, n_iter_no_change=2,
+                    background_weight=0.0)
+    plain = EnergyRegressor(**settings, proposal_weight=0.0).fit(X, y)
+    mixed = EnergyRegressor(**settings, proposal_weight=0.4).fit(X, y)
+    assert plain.proposal_weight_ == 0.0 and mixed.proposal_weight_ == 0.4
+    for name, value in plain.module_.state_dict().items():
+        torch.testing.assert_close(mixed.module_.state_dict()[name], value, rtol=0, atol=0)
+    # Predictions are the mixture of the energy-based density and the proposal.
+    energy = plain.predict_dist(X[:5])
+    proposal = GaussianMixtureDistribution(*energy._evaluator.proposal_components(np.arange(5)))
+    queries = np.broadcast_to(np.linspace(-6.0, 6.0, 9), (5, 9))
+    expected = np.logaddexp(np.log(0.6) + energy.logpdf(queries),
+                            np.log(0.4) + proposal.logpdf(queries))
+    np.testing.assert_allclose(mixed.predict_dist(X[:5]).logpdf(queries), expected, atol=2e-4)
+    np.testing.assert_allclose(mixed.predict(X[:5]),
+                               0.6 * plain.predict(X[:5]) + 0.4 * proposal.mean(), atol=1e-3)
+
+
+def test_auto_proposal_weight_is_stacked_on_the_held_out_rows():
+    X, y = heteroscedastic(400)
+    settings = dict(FAST, max_epochs=6, early_stopping=True, n_iter_no_change=2)
+    model = EnergyRegressor(**settings).fit(X, y)  # proposal_weight="auto"
+    assert 0.0 <= model.proposal_weight_ <= 1.0
+    # Rebuild the held-out rows as fit draws them, and stack by hand.
+    held_out = torch.randperm(len(y), generator=torch.Generator().manual_seed(
+        int(np.random.RandomState(0).randint(2**31 - 1, size=3)[1])))[:40].numpy()
+    plain = clone(model).set_params(proposal_weight=0.0, background_weight=0.0).fit(X, y)
+    energy = plain.predict_dist(X[held_out])
+    log_p = energy.logpdf(y[held_out])
+    log_q = GaussianMixtureDistribution(
+        *energy._evaluator.proposal_components(np.arange(40))).logpdf(y[held_out])
+    log_b = norm.logpdf(y[held_out], np.mean(y), np.std(y))
+    expected = stacking_weight(log_p, log_q, log_b, model.background_weight_)
+    assert model.proposal_weight_ == pytest.approx(expected, abs=1e-9)
+    # Without held-out rows there is nothing to stack on: the energy alone.
+    assert clone(model).set_params(early_stopping=False).fit(X, y).proposal_weight_ == 0.0
+
+
+def test_models_pickled_before_the_proposal_weight_predict_as_before():
+    X, y = heteroscedastic(200)
+    model = EnergyRegressor(**FAST, proposal_weight=0.0).fit(X, y)
+    state = model.__getstate__()
+    del state["proposal_weight"], state["proposal_weight_"]
+    old = EnergyRegressor.__new__(EnergyRegressor)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.get_params()["proposal_weight"] == 0.0
+    np.testing.assert_array_equal(old.predict(X[:5]), model.predict(X[:5]))
