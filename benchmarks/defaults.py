@@ -49,13 +49,16 @@ def main() -> None:
         model = make(seed).fit(X, y)
         fit_toy = time.perf_counter() - start
         kl = gustafsson2020_kl(model)
+        toy_weight = getattr(model, "proposal_weight_", 0.0)
         start = time.perf_counter()
         model = make(seed).fit(X_train, y_train)
         fit_brando = time.perf_counter() - start
         nll = grid_negative_log_likelihood(y_test, model.predict_dist(X_test), -12.5, 12.5, 8192)
         rows.append([seed, kl, fit_toy, nll, fit_brando])
+        share = (f", proposal weights {toy_weight:.3f} / {model.proposal_weight_:.3f}"
+                 if hasattr(model, "proposal_weight_") else "")
         print(f"  seed {seed}: KL {kl:.4f} ({fit_toy:.1f} s), Brando NLL {nll:.3f} "
-              f"({fit_brando:.1f} s)", flush=True)
+              f"({fit_brando:.1f} s){share}", flush=True)
     values = np.array([r[1:] for r in rows])
     rows.append(["mean", *values.mean(axis=0)])
     rows.append(["worst", values[:, 0].max(), values[:, 1].max(), values[:, 2].max(),

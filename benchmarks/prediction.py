@@ -16,6 +16,12 @@ std against a 256 x 256 grid quadrature per row (for 64 rows), for the
 current randomised quasi-Monte Carlo draws (scrambled Sobol) and for plain
 Monte Carlo draws as before, at several M; and the time of ``predict``.
 
+Both models predict with the energy alone (``proposal_weight=0``), so that
+the errors are those of the quadrature or importance sampling of exp f. The
+cost of mixing in the proposal is timed separately: the same network (the
+weight does not change training) predicting with ``proposal_weight=0.25``,
+with the mixture's log normaliser, which should be 0, as its error.
+
 Run: ``python benchmarks/prediction.py [--threads 2] [--rows 0]``
 (``--rows N`` also predicts N rows with a 2-D target and reports peak memory).
 """
@@ -32,6 +38,7 @@ import torch
 from _common import load_toy, machine, print_table
 from scipy import stats
 from scipy.special import logsumexp
+from sklearn.base import clone
 
 from skebm import EnergyRegressor
 from skebm.datasets import gustafsson2020_log_density, make_gustafsson2020
@@ -244,6 +251,21 @@ def two_d(model, X_test) -> None:
     print(f"| predict (mean), M = 1024 plain MC (old) | {median_time(old_predict)} |")
 
 
+def proposal_share(model, X, y, X_test, model_2d, Y) -> None:
+    """Time and normaliser error of predicting with the proposal mixed in (weight 0.25)."""
+    mixed = clone(model).set_params(proposal_weight=0.25).fit(X, y)
+    mixed_2d = clone(model_2d).set_params(proposal_weight=0.25).fit(X[:1024], Y)
+    rows = []
+    for label, plain, share in [("1-D", model, mixed), ("2-D", model_2d, mixed_2d)]:
+        times = [median_time(lambda m=m: m.predict(X_test)) for m in (plain, share)]
+        ratio = float(times[1].split()[0]) / float(times[0].split()[0])
+        log_z = np.abs(share.predict_dist(X_test)._summaries()[0]).max()
+        rows.append([label, times[0], times[1], ratio, log_z])
+    print("\nPredicting with the proposal mixed in (the same network), 2048 rows\n")
+    print_table(["target", "predict, weight 0: median wall s (cpu s)", "weight 0.25",
+                 "ratio of wall medians", "max abs log normaliser of the mixture"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -253,11 +275,13 @@ def main() -> None:
     print(f"machine: {machine()}")
     X, y = load_toy("gustafsson2020")
     X_test, y_test = make_gustafsson2020(2048, random_state=1)
-    model = EnergyRegressor(random_state=0).fit(X, y)
+    model = EnergyRegressor(random_state=0, proposal_weight=0.0).fit(X, y)
     one_d(model, X_test, y_test)
     Y = np.column_stack([y[:1024], X[:1024, 0]])
-    model_2d = EnergyRegressor(random_state=0, max_epochs=5).fit(X[:1024], Y)
+    model_2d = EnergyRegressor(random_state=0, max_epochs=5, proposal_weight=0.0).fit(
+        X[:1024], Y)
     two_d(model_2d, X_test)
+    proposal_share(model, X, y, X_test, model_2d, Y)
     if args.rows:
         before = peak_rss_mb()
         big = np.random.default_rng(0).uniform(-3, 3, size=(args.rows, 1))

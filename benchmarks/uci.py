@@ -137,7 +137,10 @@ def run_skebm(method, params, X_train, y_train, X_test, y_test, seed, discrete) 
     model.fit(X_train, y_train)
     fit_s = time.perf_counter() - start
     result = evaluate(predict_dist(model, X_test), y_test, discrete)
-    return {**result, "fit_s": fit_s, "epochs": int(model[-1].n_iter_)}
+    fitted = model[-1]
+    extra = {"proposal_weight": fitted.proposal_weight_} if hasattr(fitted, "proposal_weight_") \
+        else {}
+    return {**result, "fit_s": fit_s, "epochs": int(fitted.n_iter_), **extra}
 
 
 def ngboost_python() -> Path | None:
