@@ -83,8 +83,9 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         Training does not depend on it.
     n_inference_samples : int, default=256
         Proposal samples per row for importance sampling at prediction, for
-        targets of two or more dimensions (quasi-random draws: 256 match the
-        accuracy of 1024 plain random draws). 1-D targets use quadrature.
+        targets of two or more dimensions (scrambled Sobol draws; their error
+        shrinks with more draws and with how well the proposal covers p).
+        1-D targets use quadrature.
     {device}
     {random_state}
     {verbose}
