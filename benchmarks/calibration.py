@@ -47,6 +47,9 @@ Measured on the test rows, pooled over the splits: coverage of the central
 50/80/90/95% intervals (from the PIT values: ``y`` lies in the central ``c``
 interval exactly when ``|F(y) - 1/2| <= c/2``), the calibration error (mean
 absolute deviation of the empirical PIT CDF from uniform) and the test NLL.
+A level outside the tolerance is listed with the standard error of its
+pooled coverage, the splits taken as independent clusters (so it includes
+the fits' variation from split to split, not only the test targets').
 
 Data sets: the toy problems of ``skebm.datasets`` (fresh train/test draws per
 split), small blob-count images (``make_blob_images``), and the UCI sets in
@@ -269,9 +272,29 @@ def summarise(name: str, files: list[Path], variant: str, n_knots="auto",
         values, nll = test_pit_and_nll(name, split, saved["y_test"], cdf, logpdf)
         pits.append(values)
         nlls.append(nll)
+    per_split = [_coverage(values) for values in pits]
     pits, nlls = np.concatenate(pits), np.concatenate(nlls)
-    coverage = [float(np.mean(np.abs(pits - 0.5) <= level / 2)) for level in LEVELS]
-    return dict(n_test=len(pits), coverage=coverage, ce=calibration_error(pits), nll_rows=nlls)
+    return dict(n_test=len(pits), coverage=_coverage(pits), ce=calibration_error(pits),
+                nll_rows=nlls, coverage_se=_pooled_standard_error(per_split))
+
+
+def _coverage(pits: np.ndarray) -> list[float]:
+    """Share of PIT values inside each central interval of ``LEVELS``."""
+    return [float(np.mean(np.abs(pits - 0.5) <= level / 2)) for level in LEVELS]
+
+
+def _pooled_standard_error(per_split: list[list[float]]) -> np.ndarray:
+    """Standard error of each pooled coverage, with the splits as independent clusters.
+
+    The splits hold equally many test rows (within a data set), so the pooled
+    coverage is the mean of the per-split ones and its standard error is
+    theirs: it counts the variation of the fits from split to split as well
+    as the test targets' own. NaN with one split.
+    """
+    values = np.array(per_split)
+    if len(values) < 2:
+        return np.full(len(LEVELS), np.nan)
+    return values.std(axis=0, ddof=1) / np.sqrt(len(values))
 
 
 def tabulate(args) -> None:
@@ -297,7 +320,8 @@ def tabulate(args) -> None:
             if variant in ("raw", "fold-mixture"):
                 continue
             after, before = summaries[variant], summaries["raw"]
-            off = [f"{lv:.0%}" for lv, c in zip(LEVELS, after["coverage"])
+            off = [f"{lv:.0%} ({c:.3f} +- {se:.3f} SE over splits)"
+                   for lv, c, se in zip(LEVELS, after["coverage"], after["coverage_se"])
                    if abs(c - lv) > TOLERANCE + 1e-9]
             change = (after["nll_rows"] - before["nll_rows"])[common]
             verdicts.append(

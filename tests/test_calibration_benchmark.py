@@ -62,3 +62,10 @@ def test_integer_targets_are_refused():
     saved = {**_saved([0.0], np.zeros(2)), "train_cdf": np.zeros((2, 2))}
     with pytest.raises(ValueError, match="continuous"):
         calibration._quantile_average(saved, [_Identity()])
+
+
+def test_pooled_coverage_standard_error_is_that_of_the_split_means():
+    per_split = [[0.4, 0.8, 0.9, 0.95], [0.6, 0.8, 0.9, 0.95], [0.5, 0.8, 0.9, 0.95]]
+    se = calibration._pooled_standard_error(per_split)
+    np.testing.assert_allclose(se, [0.1 / np.sqrt(3), 0.0, 0.0, 0.0], atol=1e-12)
+    assert np.all(np.isnan(calibration._pooled_standard_error(per_split[:1])))
