@@ -213,8 +213,7 @@ class EnergyDistribution(ConditionalDistribution):
         """
         evaluator = self._evaluator
         log_weights, means, stds = evaluator.proposal_components(rows)
-        log_density = (evaluator.log_unnormalized if energy_only or not self.proposal_weight
-                       else self._log_density)
+        log_density = evaluator.log_unnormalized if energy_only else self._log_density
 
         def evaluate(positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
             return log_density(rows[positions], grid_nodes=indices[:, None])[:, 0]
@@ -245,13 +244,17 @@ class EnergyDistribution(ConditionalDistribution):
 
     def _log_density(self, rows: np.ndarray, targets: np.ndarray | None = None, *,
                      grid_nodes: np.ndarray | None = None) -> np.ndarray:
-        """``log((1 - a) exp(f) / Z + a q)`` at targets or fine-grid nodes, as ``log_unnormalized``.
+        """The log density whose distribution this is, before normalisation.
 
-        Only with a proposal weight ``a > 0``; ``Z`` is exp f's normaliser.
+        At targets or fine-grid nodes, as ``log_unnormalized``: f itself, or
+        with a proposal weight ``a > 0``, ``log((1 - a) exp(f) / Z + a q)``
+        with ``Z`` exp f's normaliser.
         """
         weight = self.proposal_weight
         evaluator = self._evaluator
         log_f = evaluator.log_unnormalized(rows, targets, grid_nodes=grid_nodes)
+        if not weight:
+            return log_f
         points = (evaluator.fine_grid().values(grid_nodes)[..., None] if grid_nodes is not None
                   else np.broadcast_to(targets, (len(rows),) + targets.shape[1:]))
         log_q = GaussianMixtureDistribution(
@@ -280,12 +283,6 @@ class EnergyDistribution(ConditionalDistribution):
                 cache[chunk] = logsumexp(log_weights, axis=1) - math.log(self.n_samples)
         return cache[rows]
 
-    def _unnormalized(self, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """The log density whose distribution this is, before normalisation, at ``targets``."""
-        if self.proposal_weight:
-            return self._log_density(rows, targets)
-        return self._evaluator.log_unnormalized(rows, targets)
-
     def _row_chunks(self):
         """``(slice, rows)`` pairs covering the batch, sized by :meth:`_chunk_size`."""
         size = self._chunk_size()
@@ -300,7 +297,7 @@ class EnergyDistribution(ConditionalDistribution):
 
     # ------------------------------------------------------------ pointwise
     def _logpdf_points(self, points: np.ndarray) -> np.ndarray:
-        log_density = self._unnormalized(self._rows, points) - self._summaries()[0][:, None]
+        log_density = self._log_density(self._rows, points) - self._summaries()[0][:, None]
         return self._background.mix_log_density(log_density, points)
 
     def _cdf_points(self, points: np.ndarray) -> np.ndarray:
@@ -412,7 +409,7 @@ class EnergyDistribution(ConditionalDistribution):
                 starts[where, 0] = self._nodes(rows).argmax()
             else:
                 points, _ = self._evaluator.proposal_draws(rows, self.n_samples, self.seed)
-                best = np.argmax(self._unnormalized(rows, points), axis=1)
+                best = np.argmax(self._log_density(rows, points), axis=1)
                 starts[where] = points[np.arange(len(rows)), best]
         candidates = [self._evaluator.ascend(self._rows, starts)]
         if self.proposal_weight:
