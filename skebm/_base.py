@@ -24,12 +24,18 @@ from sklearn.utils.validation import check_is_fitted
 from skebm._augmentation import AUGMENTATIONS, augmented_loss
 from skebm._batches import InputBatches
 from skebm._inputs import input_scaler, model_inputs, validate_inputs
-from skebm._preprocessing import Standardizer
+from skebm._preprocessing import Standardizer, quantile_bin_edges
 from skebm._training import TrainingConfig, auto_schedule, train
 from skebm._validation import as_float_array, weighted_mean
 from skebm.distributions import ConditionalDistribution
 from skebm.exceptions import DeviceWarning
-from skebm.nn import AutocastExtractor, check_extractor, instantiate_extractor
+from skebm.nn import (
+    AutocastExtractor,
+    EncodedExtractor,
+    PiecewiseLinearEncoding,
+    check_extractor,
+    instantiate_extractor,
+)
 
 __all__ = ["BaseProbabilisticRegressor"]
 
@@ -44,8 +50,10 @@ _GLOBAL_SEED_LOCK = threading.Lock()
 _SEED_BOUND = 2**31 - 1
 _RELATIVE_SCALE_FLOOR = 1e-10
 """Smallest target scale, relative to the targets' mean magnitude (see ``_target_standardizer``)."""
-_ARCHITECTURE_PARAMS = ("feature_extractor", "feature_extractor_kwargs", "hidden_size",
-                        "n_components", "mixed_precision", "channel_axis")
+AUTO_INPUT_BINS = 8
+"""Bins per column of ``input_bins="auto"`` (tables read by the built-in MLP)."""
+_ARCHITECTURE_PARAMS = ("feature_extractor", "feature_extractor_kwargs", "input_bins",
+                        "hidden_size", "n_components", "mixed_precision", "channel_axis")
 
 
 class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
@@ -54,6 +62,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "feature_extractor": [StrOptions({"auto", "mlp", "cnn", "resnet18"}), type, callable],
         "feature_extractor_kwargs": [dict, None],
+        "input_bins": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_noise_samples": [Interval(Integral, 1, None, closed="left")],
         "hidden_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -168,6 +177,10 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             self._target_ndim = y.ndim
             self._target_dim = targets.shape[1]
             self._input_scaler = input_scaler(X)
+            self.input_bins_ = self._resolved_input_bins(X.ndim)
+            self._input_bin_edges = (quantile_bin_edges(self._input_scaler.transform(X),
+                                                        self.input_bins_)
+                                     if self.input_bins_ else None)
             self._target_scaler = _target_standardizer(targets)
             standard = (targets - self._target_scaler.mean) / self._target_scaler.scale
             margin = max(1.0, 0.1 * float(np.ptp(standard)))
@@ -437,9 +450,30 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             # The extractor runs once per row, the heads once per (row, sample): width is
             # cheap here, so the default MLP is four times as wide as the heads.
             kwargs.setdefault("hidden_sizes", (4 * self.hidden_size_, 4 * self.hidden_size_))
+        edges = getattr(self, "_input_bin_edges", None)  # absent in models pickled before it
+        encoding = None
+        if edges is not None:
+            encoding = PiecewiseLinearEncoding([torch.from_numpy(column) for column in edges])
+            input_shape = (input_shape[0] + encoding.out_features,)
         module = self._call_extractor(instantiate_extractor, extractor, input_shape, **kwargs)
         module = check_extractor(module, input_shape)
+        if encoding is not None:
+            module = EncodedExtractor(encoding, module)
         return AutocastExtractor(module) if self.mixed_precision else module
+
+    def _resolved_input_bins(self, input_ndim: int) -> int:
+        """Bins per column of the input encoding (0: none) for inputs of ``input_ndim`` axes."""
+        table = input_ndim == 2
+        if self.input_bins == "auto":
+            built_in_mlp = (isinstance(self.feature_extractor, str)
+                            and self.feature_extractor in ("auto", "mlp"))
+            return AUTO_INPUT_BINS if table and built_in_mlp else 0
+        if self.input_bins and not table:
+            raise ValueError(
+                f"input_bins={self.input_bins} encodes the columns of a table, but X holds "
+                "images; use input_bins=0 or 'auto' for images."
+            )
+        return int(self.input_bins)
 
     def _call_extractor(self, factory, *args, **kwargs) -> torch.nn.Module:
         """Call an extractor factory, naming the parameters when the keywords do not fit."""
@@ -489,7 +523,10 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
                 f"This model was saved with pickle format {version}; this skebm reads up to "
                 f"{PICKLE_FORMAT_VERSION}. Upgrade skebm to load it."
             )
+        # Models pickled before the input encoding existed read their columns unencoded.
+        state.setdefault("input_bins", 0)
         if "module_" in state:
+            state.setdefault("input_bins_", 0)
             state["device_"] = _loaded_device(state.get("device_"))
         super().__setstate__(state)
         if "module_" in state:

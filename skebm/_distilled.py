@@ -45,6 +45,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         The mixture network and the teacher each get their own: a factory is
         called once per network and must return a new module every time.
     {feature_extractor_kwargs}
+    {input_bins}
     {channel_axis}
     {augmentation}
     n_components : int, default=4
@@ -87,6 +88,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         One record per epoch: ``"epoch"``, the mean training losses (``"nll"``
         and, with a teacher, ``"nce"`` and ``"distillation"``) and, with early
         stopping, ``"validation_score"``. A ``warm_start`` fit appends to it.
+    {input_bins_}
     {hidden_size_}
     {background_weight_}
     {n_iter_}
@@ -124,6 +126,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         self,
         feature_extractor="auto",
         feature_extractor_kwargs=None,
+        input_bins="auto",
         channel_axis=None,
         augmentation=None,
         n_components=4,

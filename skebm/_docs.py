@@ -38,6 +38,22 @@ feature_extractor : {"auto", "mlp", "cnn", "resnet18"}, callable or nn.Module, d
 feature_extractor_kwargs : dict, default=None
     Keyword arguments of the extractor (e.g. ``{"hidden_sizes": (128, 128)}``
     for ``"mlp"``, ``{"channels": (32, 64, 128)}`` for ``"cnn"``).""",
+    "input_bins": """\
+input_bins : int or "auto", default="auto"
+    Bins per column of the piecewise-linear encoding of tables (Gorishniy
+    et al., NeurIPS 2022): each standardised column is cut at its training
+    quantiles into at most ``input_bins`` bins, and its position in each
+    bin (0 left of it, 1 right of it, linear inside; the outer bins
+    extrapolate linearly) is given to the extractor beside the column
+    itself. It lets an MLP fit a steep or kinked response to one column, as
+    tree ensembles do, while the column keeps smooth responses easy.
+    Columns with few distinct values get fewer bins.
+    ``"auto"`` is 8 for tables read by the built-in MLP
+    (``feature_extractor`` ``"auto"`` or ``"mlp"``) and 0 otherwise; 0
+    gives the extractor the standardised columns alone; an integer above 0
+    encodes tables for any extractor (a user extractor then gets
+    ``input_shape=(n_columns + n_bins,)``) and raises ``ValueError`` for
+    images.""",
     "channel_axis": """\
 channel_axis : {None, 1, -1}, default=None
     Axis of a 4-D image array ``X`` that holds the channels: ``1`` for
@@ -135,8 +151,9 @@ warm_start : bool, default=False
     Continue training the fitted network on the next ``fit`` call. The
     network, the target scaling and the target range of the first fit are
     kept, so a warm start raises ``ValueError`` if an architecture parameter
-    (``feature_extractor``, ``feature_extractor_kwargs``, ``hidden_size``,
-    ``n_components``, ``mixed_precision``, ``channel_axis``) changed or if
+    (``feature_extractor``, ``feature_extractor_kwargs``, ``input_bins``,
+    ``hidden_size``, ``n_components``, ``mixed_precision``,
+    ``channel_axis``) changed or if
     the new targets leave the range the network was built for (the first
     fit's targets plus a margin of at least one standard deviation); refit
     with ``warm_start=False`` then.""",
@@ -151,6 +168,10 @@ mixed_precision : bool, default=False
 background_weight_ : float
     The background weight ε used by the last ``fit`` (see
     ``background_weight``).""",
+    "input_bins_": """\
+input_bins_ : int
+    Most bins per input column of the encoding the network reads
+    (``input_bins``, resolved by the first ``fit``; 0: none).""",
     "hidden_size_": """\
 hidden_size_ : int
     The width used by the network (``hidden_size``, resolved by the first

@@ -41,6 +41,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
     ----------
     {feature_extractor}
     {feature_extractor_kwargs}
+    {input_bins}
     {channel_axis}
     {augmentation}
     noise : {"mdn", "gaussian"}, default="mdn"
@@ -102,6 +103,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         epochs with a held-out check, ``"validation_score"`` (mean
         log-likelihood of the held-out rows). A ``warm_start`` fit
         appends to it and continues the epoch count.
+    {input_bins_}
     {hidden_size_}
     {background_weight_}
     proposal_weight_ : float
@@ -139,6 +141,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         self,
         feature_extractor="auto",
         feature_extractor_kwargs=None,
+        input_bins="auto",
         channel_axis=None,
         augmentation=None,
         noise="mdn",

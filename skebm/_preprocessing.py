@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["ImageStandardizer", "Standardizer", "image_blocks"]
+__all__ = ["ImageStandardizer", "Standardizer", "image_blocks", "quantile_bin_edges"]
 
 _VALUES_PER_BLOCK = 2**22
 """Image values read at once by the streamed statistics (32 MB as float64)."""
@@ -154,3 +154,35 @@ def _uint8_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     variance = (counts * np.square(levels - mean[:, None])).sum(axis=1) / total
     peak = np.array([levels[np.flatnonzero(row)[-1]] for row in counts])
     return mean, np.sqrt(variance), peak
+
+
+def quantile_bin_edges(columns: np.ndarray, n_bins: int) -> list[np.ndarray]:
+    """Edges of ``n_bins`` equal-count bins of each column, for the input encoding.
+
+    Repeated quantiles are merged, so a column with few distinct values gets
+    fewer bins (a binary column one or two, as the quantiles interpolate
+    linearly between its values); a constant column gets one bin of unit
+    width centred on its value.
+
+    Parameters
+    ----------
+    columns : ndarray of shape (n, p)
+        The (standardised) training columns.
+    n_bins : int
+        Most bins per column, at least 1.
+
+    Returns
+    -------
+    list of ndarray
+        ``p`` increasing float32 arrays of 2 to ``n_bins + 1`` edges.
+    """
+    levels = np.linspace(0.0, 1.0, n_bins + 1)
+    quantiles = np.quantile(np.asarray(columns, dtype=np.float64), levels, axis=0)
+    edges = []
+    for column in quantiles.T:
+        # float32 is what the network sees: merge edges that round together there.
+        column = np.unique(column.astype(np.float32))
+        if len(column) < 2:
+            column = np.array([column[0] - 0.5, column[0] + 0.5], dtype=np.float32)
+        edges.append(column)
+    return edges

@@ -17,8 +17,10 @@ from sklearn.exceptions import NotFittedError
 
 from skebm import DistilledMDNRegressor, EnergyRegressor
 from skebm._base import auto_hidden_size
+from skebm._preprocessing import quantile_bin_edges
 from skebm.datasets import make_gustafsson2020
 from skebm.metrics import gustafsson2020_kl
+from skebm.nn import EncodedExtractor, MLPExtractor
 
 ESTIMATORS = {"energy": EnergyRegressor, "distilled": DistilledMDNRegressor}
 # Settings that fit each estimator well enough for the accuracy tests below.
@@ -323,6 +325,67 @@ def test_auto_width_shapes_the_network_and_survives_a_warm_start(estimator):
     assert model.hidden_size_ == 64
     assert estimator(**settings).fit(X[:300], y[:300]).hidden_size_ == 32
     assert estimator(**dict(settings, hidden_size=8)).fit(X, y).hidden_size_ == 8
+
+
+# ---------------------------------------------------------------- input encoding
+def test_tables_are_read_beside_their_quantile_bins_by_default(estimator):
+    X, y = heteroscedastic(300)
+    X = np.column_stack([X, np.arange(300) % 3 == 0])  # a binary column gets fewer bins
+    model = estimator(**FAST).fit(X, y)
+    assert model.input_bins_ == 8
+    extractor = model._trained_extractors()[0]
+    assert isinstance(extractor, EncodedExtractor)
+    standard = (X - X.mean(axis=0)) / X.std(axis=0)
+    quantiles = np.quantile(standard[:, 0], np.linspace(0, 1, 9))
+    encoding = extractor.encoding
+    np.testing.assert_allclose(encoding.left[0].numpy(), quantiles[:-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose((encoding.left[0] + encoding.width[0]).numpy(), quantiles[1:],
+                               rtol=1e-5, atol=1e-6)
+    binary_bins = len(quantile_bin_edges(standard[:, 1:], 8)[0]) - 1
+    assert binary_bins < 3 and encoding.out_features == 8 + binary_bins
+    assert extractor.extractor.net[0].in_features == 2 + encoding.out_features
+
+
+def test_input_bins_zero_reads_the_standardised_columns(estimator):
+    X, y = heteroscedastic(200)
+    model = estimator(**FAST, input_bins=0).fit(X, y)
+    assert model.input_bins_ == 0 and isinstance(model._trained_extractors()[0], MLPExtractor)
+    coarse = estimator(**FAST, input_bins=3).fit(X, y)
+    assert coarse.input_bins_ == 3 and coarse._trained_extractors()[0].encoding.out_features == 3
+
+
+def test_a_user_extractor_gets_encoded_columns_only_when_asked(estimator):
+    X, y = heteroscedastic(200)
+    shapes = []
+
+    def factory(input_shape):
+        shapes.append(input_shape)
+        return MLPExtractor(input_shape[0], hidden_sizes=(8,))
+
+    assert estimator(**FAST, feature_extractor=factory).fit(X, y).input_bins_ == 0
+    assert estimator(**FAST, feature_extractor=factory, input_bins=4).fit(X, y).input_bins_ == 4
+    first_extractors = 1 if estimator is EnergyRegressor else 2  # student and teacher
+    assert shapes[:first_extractors] == [(1,)] * first_extractors
+    assert shapes[first_extractors:] == [(1 + 4,)] * first_extractors
+
+
+def test_input_bins_refuses_images_and_auto_leaves_them_alone(estimator):
+    images = np.random.default_rng(0).random((40, 6, 6))
+    y = images.mean(axis=(1, 2))
+    with pytest.raises(ValueError, match="input_bins=4 encodes the columns of a table"):
+        estimator(**FAST, input_bins=4).fit(images, y)
+    assert estimator(**FAST).fit(images, y).input_bins_ == 0
+
+
+def test_models_pickled_before_the_input_encoding_predict_as_before(estimator):
+    X, y = heteroscedastic(200)
+    model = estimator(**FAST, input_bins=0).fit(X, y)
+    state = model.__getstate__()
+    del state["input_bins"], state["input_bins_"], state["_input_bin_edges"]
+    old = estimator.__new__(estimator)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.get_params()["input_bins"] == 0 and old.input_bins_ == 0
+    np.testing.assert_array_equal(old.predict(X[:5]), model.predict(X[:5]))
 
 
 # ---------------------------------------------------------------- batch normalisation

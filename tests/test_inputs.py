@@ -15,7 +15,7 @@ from skebm import EnergyRegressor
 from skebm._inputs import resolve_channel_axis
 from skebm._preprocessing import ImageStandardizer
 from skebm.exceptions import DeviceWarning
-from skebm.nn import ConvExtractor, MLPExtractor, ResNet18Extractor
+from skebm.nn import ConvExtractor, EncodedExtractor, MLPExtractor, ResNet18Extractor
 
 TINY = dict(max_epochs=1, n_noise_samples=8, hidden_size=8, n_inference_samples=32,
             random_state=0, feature_extractor_kwargs={"channels": (4, 8)})
@@ -216,7 +216,8 @@ def test_auto_picks_the_cnn_for_images_and_the_mlp_for_tables():
     X, y = images(shape=(8, 8))
     assert isinstance(EnergyRegressor(**TINY).fit(X, y).module_.extractor, ConvExtractor)
     table = EnergyRegressor(**{**TINY, "feature_extractor_kwargs": None}).fit(X[:, 0], y)
-    assert isinstance(table.module_.extractor, MLPExtractor)
+    assert isinstance(table.module_.extractor, EncodedExtractor)  # columns beside their bins
+    assert isinstance(table.module_.extractor.extractor, MLPExtractor)
 
 
 def test_mlp_flattens_images_and_resnet18_fits_them():

@@ -95,7 +95,8 @@ def test_a_warm_start_accepts_new_targets_inside_the_fitted_range(make):
 
 
 @pytest.mark.parametrize("param, value", [("hidden_size", 12), ("n_components", 2),
-                                          ("feature_extractor_kwargs", {"hidden_sizes": (4,)})])
+                                          ("feature_extractor_kwargs", {"hidden_sizes": (4,)}),
+                                          ("input_bins", 3)])
 def test_a_warm_start_refuses_changed_architecture_parameters(make, param, value):
     X, y = linear_data()
     model = make(warm_start=True).fit(X, y)

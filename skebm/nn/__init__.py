@@ -2,12 +2,14 @@
 
 These modules can be used and tested on their own: feature extractors that map a
 batch of inputs to ``(batch, features)`` (MLP for tables; a small CNN and
-ResNet-18 for images, no torchvision needed), the energy head f(h_x, y), the mixture
+ResNet-18 for images, no torchvision needed), a piecewise-linear encoding of
+table columns, the energy head f(h_x, y), the mixture
 density proposal head q(y | h_x), and the joint :class:`EnergyModel`.
 """
 
 from skebm.nn.conv import BatchNorm2d, ConvExtractor
 from skebm.nn.distilled import DistilledMixtureModel, EnergyNetwork, MixtureDensityNetwork
+from skebm.nn.encoding import EncodedExtractor, PiecewiseLinearEncoding
 from skebm.nn.energy import EnergyHead
 from skebm.nn.extractors import (
     EXTRACTOR_NAMES,
@@ -36,6 +38,7 @@ __all__ = [
     "BatchNorm2d",
     "ConvExtractor",
     "DistilledMixtureModel",
+    "EncodedExtractor",
     "EnergyHead",
     "EnergyModel",
     "EnergyNetwork",
@@ -43,6 +46,7 @@ __all__ = [
     "MixtureDensityHead",
     "MixtureDensityNetwork",
     "MixtureParameters",
+    "PiecewiseLinearEncoding",
     "ResNet18Extractor",
     "build_extractor",
     "check_extractor",
