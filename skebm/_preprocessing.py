@@ -7,6 +7,8 @@ import torch
 
 __all__ = ["ImageStandardizer", "Standardizer", "image_blocks", "quantile_bin_edges"]
 
+MIN_BIN_WIDTH = 1e-3
+"""Narrowest bin of the input encoding, in the (standardised) columns' units."""
 _VALUES_PER_BLOCK = 2**22
 """Image values read at once by the streamed statistics (32 MB as float64)."""
 
@@ -159,7 +161,8 @@ def _uint8_statistics(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 def quantile_bin_edges(columns: np.ndarray, n_bins: int) -> list[np.ndarray]:
     """Edges of ``n_bins`` equal-count bins of each column, for the input encoding.
 
-    Repeated quantiles are merged, so a column with few distinct values gets
+    Repeated quantiles, and bins narrower than :data:`MIN_BIN_WIDTH`, are
+    merged, so a column with few distinct values gets
     fewer bins (a binary column one or two, as the quantiles interpolate
     linearly between its values); a constant column gets one bin of unit
     width centred on its value.
@@ -183,6 +186,14 @@ def quantile_bin_edges(columns: np.ndarray, n_bins: int) -> list[np.ndarray]:
         # float32 is what the network sees: merge edges that round together there.
         column = np.unique(column.astype(np.float32))
         if len(column) < 2:
-            column = np.array([column[0] - 0.5, column[0] + 0.5], dtype=np.float32)
-        edges.append(column)
+            edges.append(np.array([column[0] - 0.5, column[0] + 0.5], dtype=np.float32))
+            continue
+        # A bin narrower than MIN_BIN_WIDTH would scale a value outside it by
+        # more than 1 / MIN_BIN_WIDTH: merge it into its left neighbour.
+        kept = [column[0]]
+        for edge in column[1:-1]:
+            if edge - kept[-1] >= MIN_BIN_WIDTH and column[-1] - edge >= MIN_BIN_WIDTH:
+                kept.append(edge)
+        kept.append(column[-1])
+        edges.append(np.array(kept, dtype=np.float32))
     return edges

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from skebm._preprocessing import quantile_bin_edges
+from skebm._preprocessing import MIN_BIN_WIDTH, quantile_bin_edges
 
 
 def test_bins_hold_equal_counts_of_a_continuous_column():
@@ -38,3 +38,13 @@ def test_edges_that_round_together_in_float32_are_merged():
 def test_one_bin_spans_the_range(n_bins):
     (edges,) = quantile_bin_edges(np.arange(10.0)[:, None], n_bins)
     assert len(edges) == n_bins + 1 and edges[0] == 0.0 and edges[-1] == 9.0
+
+
+def test_no_bin_is_narrower_than_the_minimum_width():
+    # A fifth of the rows at 0 and a fifth a hair above: an outer bin that narrow
+    # would scale a value just outside it by a million.
+    rng = np.random.default_rng(2)
+    column = np.concatenate([np.zeros(200), np.full(200, 1e-6), rng.uniform(1.0, 4.0, 600)])
+    (edges,) = quantile_bin_edges(column[:, None], 8)
+    assert np.all(np.diff(edges) >= MIN_BIN_WIDTH)
+    assert edges[0] == 0.0 and edges[-1] == np.float32(column.max()) and len(edges) >= 6
