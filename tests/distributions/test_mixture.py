@@ -290,8 +290,10 @@ def test_indexing_returns_the_matching_sub_batch(index):
     subset = dist[index]
     assert isinstance(subset, GaussianMixtureDistribution) and len(subset) == rows.size
     np.testing.assert_array_equal(subset.means, dist.means[rows])
-    np.testing.assert_array_equal(subset.weights, dist.weights[rows])
-    np.testing.assert_array_equal(subset.mean(), dist.mean()[rows])
+    # The sub-batch renormalises its log weights and exponentiates a smaller
+    # array; NumPy's SIMD exp may then round differently in the last bit.
+    np.testing.assert_allclose(subset.weights, dist.weights[rows], rtol=1e-14, atol=0)
+    np.testing.assert_allclose(subset.mean(), dist.mean()[rows], rtol=1e-14, atol=1e-15)
     y = dist.mean()
     np.testing.assert_allclose(subset.logpdf(y[rows]), dist.logpdf(y)[rows], rtol=1e-14)
 
