@@ -8,12 +8,19 @@ the same fitted models:
    ``KFold(--cv)``, exactly as ``RecalibratedRegressor`` does, and saves per
    split: the cross-fitted PIT values of the training rows and their fold, and
    the test CDF values (and log-densities) of the raw model and of every fold
-   model. Resumes: a split whose file exists is not refitted.
+   model, and the raw model's PIT on its own early-stopping rows
+   (``validation_indices_``; ``val_cdf``). Resumes: a split whose file exists
+   is not refitted. ``--add-validation`` adds ``val_cdf`` to splits saved
+   before it existed, by refitting their raw model (which must reproduce the
+   saved test CDF to 1e-9).
 2. ``--from-results`` only tabulates saved splits. The recalibrated
    distributions are built from the saved values with the library's own
-   :class:`~skebm.calibration.CalibrationMap`: ``ensemble=False`` gives CDF
-   ``R(F(y))`` and log-density ``log R'(F(y)) + log f(y)`` with the raw model
-   and one map fitted on all PIT values; ``ensemble=True`` gives the
+   :class:`~skebm.calibration.CalibrationMap`: ``ensemble=False`` (variant
+   ``refit``) gives CDF ``R(F(y))`` and log-density ``log R'(F(y)) + log
+   f(y)`` with the raw model and one map fitted on all cross-fitted PIT
+   values together with the raw model's PIT on its own early-stopping rows,
+   as the library does; ``refit-fold-pit`` is the map on the cross-fitted
+   values alone (the library before session 13); ``ensemble=True`` gives the
    equal-weight mixture ``mean_k R_k(F_k(y))`` of the fold models, each with
    the map fitted on its own held-out PIT values. ``--verify NAME`` refits
    split 0 of one data set through ``RecalibratedRegressor`` itself and checks
@@ -179,7 +186,43 @@ def fit_split(name: str, split: int, args) -> dict:
     saved["fit_seconds"] = time.perf_counter() - start
     if discrete:
         saved["train_cdf"] = train_cdf  # the held-out PIT intervals, (n, 2)
+    saved["val_cdf"] = validation_cdf(models[0], X, y, discrete)
     return saved
+
+
+def validation_cdf(model, X, y, discrete: bool) -> np.ndarray:
+    """The raw model's PIT intervals on its own early-stopping rows, ``(m, 2)``.
+
+    Continuous targets: both columns hold ``F(y)``. These are what
+    ``RecalibratedRegressor`` adds to the cross-fitted PIT values.
+    """
+    rows = model.validation_indices_
+    if discrete:
+        return np.stack(pit_intervals(model.predict_dist(X[rows]), y[rows]), axis=1)
+    return np.repeat(pit(model, X[rows], y[rows])[:, None], 2, axis=1)
+
+
+def add_validation(name: str, split: int, path: Path, args) -> None:
+    """Add ``val_cdf`` to a split saved before it existed, by refitting its raw model.
+
+    The refit uses the same seed and data; it must reproduce the saved test
+    CDF (to 1e-9), or nothing is written.
+    """
+    saved = dict(np.load(path))
+    X, y, X_test, y_test = load_split(name, split)
+    discrete = name in DISCRETE
+    seed = _fit_seed(make_model(args.model, split))
+    fit_targets = dequantise(y, seed)[0] if discrete else y
+    model = make_model(args.model, split).fit(X, fit_targets)
+    difference = np.max(np.abs(model.predict_dist(X_test).cdf(test_points(name, y_test))
+                               - saved["test_cdf"][0]))
+    if difference > 1e-9:
+        raise RuntimeError(f"{name} split {split}: the refit differs from the saved raw model "
+                           f"(max test CDF difference {difference:.2e}); val_cdf not added")
+    saved["val_cdf"] = validation_cdf(model, X, y, discrete)
+    np.savez(path, **saved)
+    print(f"{name} split {split}: val_cdf added ({len(saved['val_cdf'])} rows; refit reproduced "
+          f"the saved test CDF to {difference:.1e})", flush=True)
 
 
 # ------------------------------------------------------------------ stage 2
@@ -191,19 +234,26 @@ def recalibrated_values(saved, variant: str, n_knots="auto", continuous_map=Fals
     if variant == "fold-mixture":  # the fold models averaged, no map
         return cdf[1:].mean(axis=0), np.log(np.mean(np.exp(logpdf[1:]), axis=0))
 
-    def fitted_map(rows):
+    def fitted_map(rows, own_rows=False):
+        # own_rows: add the raw model's PIT on its own early-stopping rows.
+        extra = saved["val_cdf"] if own_rows else np.empty((0, 2))
         if "train_cdf" in saved and not continuous_map:  # integers: the held-out PIT intervals
-            lower, upper = saved["train_cdf"][rows, 0], saved["train_cdf"][rows, 1]
+            lower = np.concatenate([saved["train_cdf"][rows, 0], extra[:, 0]])
+            upper = np.concatenate([saved["train_cdf"][rows, 1], extra[:, 1]])
             return CalibrationMap.from_intervals(lower, upper, _knots(n_knots, lower))
-        values = saved["train_pit"][rows]
+        if continuous_map and own_rows:
+            raise ValueError("--continuous-map tabulates the fold-only map; use refit-fold-pit")
+        values = np.concatenate([saved["train_pit"][rows], extra[:, 0]])
         return CalibrationMap(values, _knots(n_knots, values))
 
     if variant.startswith("quantile-average"):
         return _quantile_average(saved, [fitted_map(saved["train_fold"] == k)
                                          for k in range(len(cdf) - 1)],
                                  adjusted=variant.endswith("adjusted"))
-    if variant == "refit":
-        pairs = [(0, fitted_map(np.arange(len(saved["train_pit"]))))]
+    if variant in ("refit", "refit-fold-pit"):
+        if variant == "refit" and "val_cdf" not in saved:
+            raise ValueError("refit needs val_cdf: run --add-validation on these results")
+        pairs = [(0, fitted_map(np.arange(len(saved["train_pit"])), variant == "refit"))]
     elif variant == "ensemble":
         pairs = [(1 + k, fitted_map(saved["train_fold"] == k)) for k in range(len(cdf) - 1)]
     else:
@@ -365,6 +415,8 @@ def main() -> None:
     parser.add_argument("--from-results", action="store_true")
     parser.add_argument("--variants", nargs="+", default=["raw", "refit", "ensemble"])
     parser.add_argument("--verify", default=None)
+    parser.add_argument("--add-validation", action="store_true",
+                        help="add val_cdf to the saved splits of --datasets that lack it")
     parser.add_argument("--n-knots", default="auto",
                         help='the maps\' n_knots: "auto", an int, or "cube-root" (the old rule)')
     parser.add_argument("--continuous-map", action="store_true",
@@ -391,6 +443,10 @@ def main() -> None:
             continue
         for split in range(int(count) if count else 3):
             path = results / f"{name}_{split}.npz"
+            if args.add_validation:
+                if path.exists() and path.stat().st_size and "val_cdf" not in np.load(path):
+                    add_validation(name, split, path, args)
+                continue
             if path.exists():
                 continue
             saved = fit_split(name, split, args)

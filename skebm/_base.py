@@ -255,9 +255,10 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(seed)
         device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         validation_score, n_iter_no_change, held_out = None, None, None
+        self.validation_indices_ = np.empty(0, dtype=np.intp)
         if self._uses_early_stopping(inputs.shape[0]):
-            inputs, targets, validation_score, held_out = self._split_validation(
-                inputs, targets, generator)
+            inputs, targets, validation_score, held_out, self.validation_indices_ = (
+                self._split_validation(inputs, targets, generator))
             n_iter_no_change = self.n_iter_no_change
         max_epochs, validation_period = self.max_epochs, 1
         if max_epochs == "auto":
@@ -323,7 +324,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             return dist.logpdf(_squeeze(held_out_targets))  # per row: mean and its error
 
         return (inputs[kept], targets[kept], validation_score,
-                (inputs[held_out], held_out_targets))
+                (inputs[held_out], held_out_targets), np.sort(held_out.numpy()).astype(np.intp))
 
     def _check_extra_params(self) -> None:
         """Hook for checks that need more than ``_parameter_constraints``."""

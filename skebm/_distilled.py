@@ -92,6 +92,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     {hidden_size_}
     {background_weight_}
     {n_iter_}
+    {validation_indices_}
     {n_features_in_}
     {feature_names_in_}
     {input_shape_}

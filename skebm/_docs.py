@@ -179,6 +179,12 @@ hidden_size_ : int
     "n_iter_": """\
 n_iter_ : int
     Epochs run by the last ``fit``.""",
+    "validation_indices_": """\
+validation_indices_ : ndarray of shape (n_held_out,), dtype=intp
+    Rows of the last ``fit``'s ``X`` that early stopping held out, sorted;
+    the network never trained on them, so they give out-of-sample checks of
+    this very model (``RecalibratedRegressor`` uses them). Empty when no rows
+    were held out.""",
     "n_features_in_": """\
 n_features_in_ : int
     Number of input features (values per image, H * W * C, for images).""",

@@ -110,6 +110,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         The proposal weight ``a`` used by the last ``fit`` (see
         ``proposal_weight``).
     {n_iter_}
+    {validation_indices_}
     {n_features_in_}
     {feature_names_in_}
     {input_shape_}
