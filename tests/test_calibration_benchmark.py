@@ -1,4 +1,4 @@
-"""benchmarks/calibration.py: the quantile-average variants computed from saved quantiles."""
+"""benchmarks/calibration.py: the quantile-average variants and the refit map, from saved values."""
 
 
 import numpy as np
@@ -69,3 +69,24 @@ def test_pooled_coverage_standard_error_is_that_of_the_split_means():
     se = calibration._pooled_standard_error(per_split)
     np.testing.assert_allclose(se, [0.1 / np.sqrt(3), 0.0, 0.0, 0.0], atol=1e-12)
     assert np.all(np.isnan(calibration._pooled_standard_error(per_split[:1])))
+
+
+def test_refit_variant_adds_the_raw_model_pit_on_its_early_stopping_rows():
+    # What RecalibratedRegressor(ensemble=False) does: one map on the cross-fitted
+    # PIT values and the final model's own held-out ones together.
+    rng = np.random.default_rng(0)
+    cdf = rng.random((3, 40, 1))  # the raw model and two fold models
+    saved = {"test_cdf": cdf, "test_logpdf": np.zeros((3, 40)),
+             "train_pit": rng.random(200), "train_fold": np.arange(200) % 2,
+             "val_cdf": np.repeat(norm.cdf(3.0 * rng.normal(size=(60, 1))), 2, axis=1)}
+    union = calibration.CalibrationMap(np.concatenate([saved["train_pit"],
+                                                       saved["val_cdf"][:, 0]]))
+    folds_only = calibration.CalibrationMap(saved["train_pit"])
+    for variant, expected in (("refit", union), ("refit-fold-pit", folds_only)):
+        test_cdf, log_density = calibration.recalibrated_values(saved, variant)
+        np.testing.assert_allclose(test_cdf, expected(cdf[0]))
+        np.testing.assert_allclose(log_density, expected.log_derivative(cdf[0][:, 0]))
+    assert not np.allclose(union(cdf[0]), folds_only(cdf[0]), atol=1e-3)
+    with pytest.raises(ValueError, match="add-validation"):
+        calibration.recalibrated_values({k: v for k, v in saved.items() if k != "val_cdf"},
+                                        "refit")

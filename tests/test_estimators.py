@@ -17,6 +17,7 @@ from sklearn.exceptions import NotFittedError
 
 from skebm import DistilledMDNRegressor, EnergyRegressor
 from skebm._base import auto_hidden_size
+from skebm._inputs import model_inputs
 from skebm._preprocessing import quantile_bin_edges
 from skebm.datasets import make_gustafsson2020
 from skebm.metrics import gustafsson2020_kl
@@ -299,6 +300,29 @@ def test_auto_early_stopping_holds_out_rows_only_when_enough_would_be_held_out(e
     assert all("validation_score" not in record for record in small.history_)
     tiny = estimator(**FAST).fit(X[:5], y[:5])
     assert np.all(np.isfinite(tiny.predict(X[:5])))
+
+
+def test_validation_indices_are_the_rows_early_stopping_scored(estimator):
+    X, y = heteroscedastic(300)
+    model = estimator(**dict(FAST, max_epochs=4), early_stopping=True,
+                      n_iter_no_change=100).fit(X, y)
+    rows = model.validation_indices_
+    assert rows.dtype == np.intp and len(rows) == 30
+    assert np.all(np.diff(rows) > 0) and 0 <= rows[0] and rows[-1] < 300
+    # The restored network is the best check's: its held-out score is the
+    # bare network's mean log-density on exactly these rows, not on others.
+    best = max(record["validation_score"] for record in model.history_)
+
+    def bare_score(index):
+        dist = model._distribution(model_inputs(model._input_scaler, X[index]),
+                                   background=False)
+        return dist.logpdf(y[index]).mean()
+
+    assert bare_score(rows) == pytest.approx(best, abs=1e-6)
+    others = np.setdiff1d(np.arange(300), rows)[:30]
+    assert bare_score(others) != pytest.approx(best, abs=1e-3)
+    # Without held-out rows (and on a refit without them) the attribute is empty.
+    assert model.set_params(early_stopping=False).fit(X, y).validation_indices_.size == 0
 
 
 def test_explicit_early_stopping_on_too_few_rows_is_refused_clearly(estimator):

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, _fit_context, clone
 from sklearn.exceptions import DataConversionWarning
 from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, check_random_state, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
@@ -42,11 +43,17 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     distribution keeps a density. As in scikit-learn's
     ``CalibratedClassifierCV``, ``ensemble`` chooses what is predicted:
 
-    * ``ensemble=False`` (the default): one more clone is fitted on all rows
-      and one map on all PIT values, and :meth:`predict_dist` returns a
-      :class:`RecalibratedDistribution` with CDF ``R(F(y | x))`` and density
-      ``R'(F(y | x)) p(y | x)``. This assumes the model fitted on all rows is
-      miscalibrated like the fold models. Models trained on fewer rows are
+    * ``ensemble=False`` (the default): one more clone is fitted on all rows,
+      and :meth:`predict_dist` returns a :class:`RecalibratedDistribution`
+      with CDF ``R(F(y | x))`` and density ``R'(F(y | x)) p(y | x)``. Its
+      one map is fitted on all cross-fitted PIT values together with the PIT
+      values of this final model on the rows its own early stopping held
+      out (``validation_indices_`` of a skebm estimator, or of a Pipeline's
+      last step; none for other estimators): the cross-fitted values come
+      from the fold models, the others are the only out-of-sample evidence
+      on the final model itself, whose calibration can differ from theirs
+      (one fit's coverage varies from seed to seed). The fold models
+      should still resemble the final one: models trained on fewer rows are
       not calibrated like those trained on more (on small data sets even the
       direction differs from one data set to another), so the default ten
       folds train each fold model on 90 % of the rows, closer to the final
@@ -118,10 +125,16 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     estimator_ : estimator
         Without ``ensemble``: the clone of ``estimator`` fitted on all rows.
     calibration_ : CalibrationMap
-        Without ``ensemble``: the map fitted on all PIT values.
+        Without ``ensemble``: the map, fitted on ``pit_values_`` and
+        ``final_pit_values_`` together.
     pit_values_ : ndarray of shape (n_samples,)
         The cross-fitted PIT values of the training rows (with ``discrete``,
         their randomised PIT).
+    final_pit_values_ : ndarray of shape (n_held_out,)
+        Without ``ensemble``: the PIT values (randomised with ``discrete``)
+        of ``estimator_`` on the training rows its early stopping held out,
+        in the order of its ``validation_indices_``; empty when it held out
+        none or does not say which.
     n_features_in_ : int
         Number of input features (when the estimator records it).
 
@@ -191,7 +204,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         """
         X, y = indexable(X, self._targets(y))
         ensemble = bool(self.ensemble)
-        for stale in ("estimator_", "calibration_", "estimators_", "calibrations_"):
+        for stale in ("estimator_", "calibration_", "estimators_", "calibrations_",
+                      "final_pit_values_"):
             self.__dict__.pop(stale, None)  # a refit with the other `ensemble` leaves none
         seed = _fit_seed(self.estimator)
         # Continuous targets: each held-out PIT is the point [F(y), F(y)].
@@ -218,7 +232,15 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             fitted = fold_models[0]
         else:
             self.estimator_ = fitted = clone(self.estimator).fit(X, fit_targets)
-            self.calibration_ = self._map(lower, upper)
+            rows = _early_stopping_rows(fitted)
+            own_lower = own_upper = np.empty(0)
+            if rows.size:
+                own_lower, own_upper = self._held_out_pit(fitted, _safe_indexing(X, rows),
+                                                          y[rows])
+            self.final_pit_values_ = (own_lower if uniforms is None
+                                      else randomised_pit(own_lower, own_upper, uniforms[rows]))
+            self.calibration_ = self._map(np.concatenate([lower, own_lower]),
+                                          np.concatenate([upper, own_upper]))
         for name in ("n_features_in_", "feature_names_in_"):
             if hasattr(fitted, name):
                 setattr(self, name, getattr(fitted, name))
@@ -351,6 +373,13 @@ def _random_state_of(estimator):
         return params["random_state"]
     nested = [value for key, value in params.items() if key.endswith("__random_state")]
     return nested[-1] if nested else None
+
+
+def _early_stopping_rows(model) -> np.ndarray:
+    """Training rows the fitted ``model`` (or its Pipeline's last step) held out, if it says."""
+    final = model[-1] if isinstance(model, Pipeline) else model
+    rows = getattr(final, "validation_indices_", None)  # absent in older skebm pickles
+    return np.empty(0, dtype=np.intp) if rows is None else np.asarray(rows, dtype=np.intp)
 
 
 def _one_dimensional_targets(y) -> np.ndarray:

@@ -72,6 +72,24 @@ class FitSizeDependentRegressor(WrongScaleRegressor):
         return true_distribution(X, self.std_factor_)
 
 
+class HoldsOutRowsRegressor(FitSizeDependentRegressor):
+    """:class:`FitSizeDependentRegressor` that reports early-stopping rows, as skebm's do.
+
+    It claims the first ``held_out_fraction`` of its training rows as
+    ``validation_indices_`` (its fit uses none of the targets, so any rows
+    are out of sample for it).
+    """
+
+    def __init__(self, reference_size=1000, held_out_fraction=0.5, random_state=None):
+        super().__init__(reference_size, random_state)
+        self.held_out_fraction = held_out_fraction
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        self.validation_indices_ = np.arange(round(self.held_out_fraction * len(X)))
+        return self
+
+
 def integer_distribution(X, std_factor=1.0):
     """Y | x ~ N(3 + 2 sin(x), (0.5 + 0.3|x|)^2), stds scaled by ``std_factor``.
 

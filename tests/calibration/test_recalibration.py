@@ -203,6 +203,17 @@ def test_recalibrated_skebm_estimators_predict_clone_and_pickle(estimator, ensem
     np.testing.assert_allclose(refitted.predict(X[:5]), model.predict(X[:5]))
 
 
+def test_the_final_skebm_model_adds_its_early_stopping_rows_to_the_map():
+    X, y = sample_data(400, seed=16)
+    base = make_pipeline(StandardScaler(), DistilledMDNRegressor(**FAST, early_stopping=True))
+    model = RecalibratedRegressor(base, cv=3).fit(X, y)
+    rows = model.estimator_[-1].validation_indices_
+    assert len(rows) == 40 and model.final_pit_values_.shape == (40,)
+    np.testing.assert_allclose(model.final_pit_values_, pit(model.estimator_, X[rows], y[rows]))
+    expected = CalibrationMap(np.concatenate([model.pit_values_, model.final_pit_values_]))
+    np.testing.assert_array_equal(model.calibration_.knots_, expected.knots_)
+
+
 @pytest.mark.parametrize("ensemble", [False, True])
 def test_sample_without_a_seed_repeats_and_follows_the_estimator_random_state(ensemble):
     X, y = sample_data(300, seed=25)
