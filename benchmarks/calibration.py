@@ -241,8 +241,9 @@ def recalibrated_values(saved, variant: str, n_knots="auto", continuous_map=Fals
             lower = np.concatenate([saved["train_cdf"][rows, 0], extra[:, 0]])
             upper = np.concatenate([saved["train_cdf"][rows, 1], extra[:, 1]])
             return CalibrationMap.from_intervals(lower, upper, _knots(n_knots, lower))
-        if continuous_map and own_rows:
-            raise ValueError("--continuous-map tabulates the fold-only map; use refit-fold-pit")
+        if continuous_map and own_rows and "train_cdf" in saved:
+            raise ValueError("--continuous-map on integer targets has no randomised PIT of the "
+                             "early-stopping rows; use --variants raw refit-fold-pit ensemble")
         values = np.concatenate([saved["train_pit"][rows], extra[:, 0]])
         return CalibrationMap(values, _knots(n_knots, values))
 

@@ -182,9 +182,11 @@ n_iter_ : int
     "validation_indices_": """\
 validation_indices_ : ndarray of shape (n_held_out,), dtype=intp
     Rows of the last ``fit``'s ``X`` that early stopping held out, sorted;
-    the network never trained on them, so they give out-of-sample checks of
-    this very model (``RecalibratedRegressor`` uses them). Empty when no rows
-    were held out.""",
+    empty when no rows were held out. That fit did not train on them, so
+    they give out-of-sample checks of this very model
+    (``RecalibratedRegressor`` uses them), though they chose its checkpoint
+    (and, for ``EnergyRegressor``, ``proposal_weight_``). After a
+    ``warm_start`` fit, earlier fits may have trained on them.""",
     "n_features_in_": """\
 n_features_in_ : int
     Number of input features (values per image, H * W * C, for images).""",

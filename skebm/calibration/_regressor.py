@@ -126,7 +126,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Without ``ensemble``: the clone of ``estimator`` fitted on all rows.
     calibration_ : CalibrationMap
         Without ``ensemble``: the map, fitted on ``pit_values_`` and
-        ``final_pit_values_`` together.
+        ``final_pit_values_`` together (with ``discrete``, on the PIT
+        intervals of the same rows).
     pit_values_ : ndarray of shape (n_samples,)
         The cross-fitted PIT values of the training rows (with ``discrete``,
         their randomised PIT).
@@ -376,8 +377,13 @@ def _random_state_of(estimator):
 
 
 def _early_stopping_rows(model) -> np.ndarray:
-    """Training rows the fitted ``model`` (or its Pipeline's last step) held out, if it says."""
-    final = model[-1] if isinstance(model, Pipeline) else model
+    """Training rows the fitted ``model`` (or its Pipeline's last step) held out, if it says.
+
+    Only scikit-learn's own ``Pipeline``: a subclass may resample the rows
+    (imbalanced-learn's does), and then the last step's indices are not
+    rows of ``X``.
+    """
+    final = model[-1] if type(model) is Pipeline else model
     rows = getattr(final, "validation_indices_", None)  # absent in older skebm pickles
     return np.empty(0, dtype=np.intp) if rows is None else np.asarray(rows, dtype=np.intp)
 

@@ -10,7 +10,8 @@ from sklearn.base import clone
 
 from skebm import EnergyRegressor
 from skebm.calibration import CalibrationMap, RecalibratedDistribution, RecalibratedRegressor, pit
-from skebm.calibration._discrete import pit_intervals
+from skebm.calibration._discrete import dequantise, pit_intervals, randomised_pit
+from skebm.calibration._regressor import _fit_seed
 from tests.calibration.helpers import (
     WrongScaleIntegerRegressor,
     integer_distribution,
@@ -180,11 +181,14 @@ def test_discrete_recalibrated_skebm_estimator_clones_and_pickles():
     estimator = EnergyRegressor(max_epochs=2, hidden_size=8, n_noise_samples=16,
                                 n_inference_samples=64, early_stopping=True, random_state=0)
     model = RecalibratedRegressor(estimator, cv=3, discrete=True).fit(X, k)
-    # The final model's own held-out rows get randomised PIT values in their intervals.
+    # The final model's own held-out rows get randomised PIT values in their
+    # intervals, with the uniform draws of those same rows.
     rows = model.estimator_.validation_indices_
     lower, upper = pit_intervals(model.estimator_.predict_dist(X[rows]), k[rows])
+    uniforms = dequantise(k, _fit_seed(estimator))[1]
     assert len(rows) == 24
-    assert np.all((lower <= model.final_pit_values_) & (model.final_pit_values_ <= upper))
+    np.testing.assert_allclose(model.final_pit_values_,
+                               randomised_pit(lower, upper, uniforms[rows]))
     restored = pickle.loads(pickle.dumps(model))
     assert restored.score(X[:20], k[:20]) == model.score(X[:20], k[:20])
     np.testing.assert_allclose(clone(model).fit(X, k).pit_values_, model.pit_values_)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from sklearn.base import clone
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skebm import DistilledMDNRegressor, EnergyRegressor
@@ -212,6 +212,20 @@ def test_the_final_skebm_model_adds_its_early_stopping_rows_to_the_map():
     np.testing.assert_allclose(model.final_pit_values_, pit(model.estimator_, X[rows], y[rows]))
     expected = CalibrationMap(np.concatenate([model.pit_values_, model.final_pit_values_]))
     np.testing.assert_array_equal(model.calibration_.knots_, expected.knots_)
+
+
+class ResamplingPipeline(Pipeline):
+    """Stands for a Pipeline subclass (imbalanced-learn's) whose steps may resample rows."""
+
+
+def test_a_pipeline_subclass_gets_the_map_from_the_fold_models_alone():
+    X, y = sample_data(400, seed=16)
+    base = ResamplingPipeline([("model", DistilledMDNRegressor(**FAST, early_stopping=True))])
+    model = RecalibratedRegressor(base, cv=3).fit(X, y)
+    assert len(model.estimator_[-1].validation_indices_) == 40  # indices of unknown rows
+    assert model.final_pit_values_.size == 0
+    np.testing.assert_array_equal(model.calibration_.knots_,
+                                  CalibrationMap(model.pit_values_).knots_)
 
 
 @pytest.mark.parametrize("ensemble", [False, True])
