@@ -52,7 +52,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
       last step; none for other estimators): the cross-fitted values come
       from the fold models, the others are the only out-of-sample evidence
       on the final model itself, whose calibration can differ from theirs
-      (one fit's coverage varies from seed to seed). The fold models
+      (one fit's calibration varies from fit to fit). The fold models
       should still resemble the final one: models trained on fewer rows are
       not calibrated like those trained on more (on small data sets even the
       direction differs from one data set to another), so the default ten
