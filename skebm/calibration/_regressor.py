@@ -48,8 +48,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
       with CDF ``R(F(y | x))`` and density ``R'(F(y | x)) p(y | x)``. Its
       one map is fitted on all cross-fitted PIT values together with the PIT
       values of this final model on the rows its own early stopping held
-      out (``validation_indices_`` of a skebm estimator, or of a Pipeline's
-      last step; none for other estimators): the cross-fitted values come
+      out (``validation_indices_`` of a skebm estimator, or of the last step
+      of a scikit-learn ``Pipeline``; none for other estimators): the cross-fitted values come
       from the fold models, the others are the only out-of-sample evidence
       on the final model itself, whose calibration can differ from theirs
       (one fit's calibration varies from fit to fit). The fold models
@@ -384,7 +384,7 @@ def _early_stopping_rows(model) -> np.ndarray:
     rows of ``X``.
     """
     final = model[-1] if type(model) is Pipeline else model
-    rows = getattr(final, "validation_indices_", None)  # absent in older skebm pickles
+    rows = getattr(final, "validation_indices_", None)  # other estimators do not record it
     return np.empty(0, dtype=np.intp) if rows is None else np.asarray(rows, dtype=np.intp)
 
 
