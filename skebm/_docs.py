@@ -142,7 +142,9 @@ device : {"auto", "cpu", "cuda"} or torch.device, default="auto"
     "random_state": """\
 random_state : int, RandomState or None, default=None
     Seeds weight initialisation, shuffling, noise and prediction-time
-    sampling; an int makes ``fit`` and every prediction reproducible.""",
+    sampling; an int makes ``fit`` and every prediction reproducible on one
+    machine: bit for bit on the CPU, and to float rounding on CUDA, whose
+    kernels are not all deterministic.""",
     "verbose": """\
 verbose : int, default=0
     Print per-epoch losses (a progress bar if tqdm is installed).""",

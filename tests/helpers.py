@@ -5,11 +5,22 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 FAST = dict(max_epochs=3, n_noise_samples=32, hidden_size=16, random_state=0)
 """Settings for tests that need a fitted model, not a good one."""
+
+
+def assert_same_fit(actual, expected):
+    """Two fits of one configuration predict alike: bit for bit on the CPU, and to
+    float rounding on CUDA, whose kernels (cuDNN's convolutions among them) are not
+    bit-for-bit deterministic. ``device="auto"`` trains on CUDA when it is there."""
+    if torch.cuda.is_available():
+        np.testing.assert_allclose(actual, expected, rtol=1e-5)
+    else:
+        np.testing.assert_array_equal(actual, expected)
 
 
 def heteroscedastic(n=600, seed=0):

@@ -5,6 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
+from helpers import assert_same_fit
 
 import skebm
 from skebm import DistilledMDNRegressor, EnergyRegressor
@@ -41,6 +42,10 @@ def as_memmap(array, tmp_path, mode="r"):
 # started returning the moving average of the parameters (same data path, new
 # optimiser output), and again when the energy head gained its Gaussian-mixture
 # term (new parameters). A change here means the trained network changed.
+# The values are the CPU's: on CUDA the generators draw other random numbers, which
+# moves the fingerprints by up to 8e-4 (relative). Another CPU and torch version
+# moves them by up to 4e-5 (measured with torch 2.11 on a 16-core x86 machine),
+# hence the tolerance of 1e-4.
 def parameter_fingerprint(model):
     with torch.no_grad():
         return float(sum(p.double().abs().sum() for p in model.module_.parameters()))
@@ -48,22 +53,24 @@ def parameter_fingerprint(model):
 
 def test_training_on_uint8_images_matches_the_whole_array_implementation():
     X, y = blob_images()
-    model = EnergyRegressor(n_inference_samples=64, early_stopping=False, **SMALL).fit(X, y)
-    assert parameter_fingerprint(model) == pytest.approx(241.88659792685212, rel=1e-5)
+    model = EnergyRegressor(n_inference_samples=64, early_stopping=False, device="cpu",
+                            **SMALL).fit(X, y)
+    assert parameter_fingerprint(model) == pytest.approx(241.88659792685212, rel=1e-4)
 
 
 def test_training_on_float_images_matches_the_old_implementation():
     X, y = blob_images()
     X = (np.moveaxis(X, -1, 1)[:, :1] / 255.0 * 3 - 1).astype(np.float32)
-    model = DistilledMDNRegressor(early_stopping=False, **SMALL)
-    assert parameter_fingerprint(model.fit(X, y)) == pytest.approx(291.21495191600843, rel=1e-5)
+    model = DistilledMDNRegressor(early_stopping=False, device="cpu", **SMALL)
+    assert parameter_fingerprint(model.fit(X, y)) == pytest.approx(291.21495191600843, rel=1e-4)
 
 
 def test_training_on_a_table_matches_the_old_implementation():
     X, y = make_gustafsson2020(n_samples=80, random_state=0)
-    params = dict(SMALL, feature_extractor_kwargs={"hidden_sizes": (16, 16)}, input_bins=0)
+    params = dict(SMALL, feature_extractor_kwargs={"hidden_sizes": (16, 16)}, input_bins=0,
+                  device="cpu")
     model = EnergyRegressor(n_inference_samples=64, early_stopping=True, **params).fit(X, y)
-    assert parameter_fingerprint(model) == pytest.approx(254.256140501122, rel=1e-5)
+    assert parameter_fingerprint(model) == pytest.approx(254.256140501122, rel=1e-4)
 
 
 # ---------------------------------------------------------------- memmaps
@@ -85,7 +92,7 @@ def test_a_read_only_memmap_gives_the_same_model_as_the_array(tmp_path, make):
         params["n_inference_samples"] = 32
     in_memory = make(**params).fit(X, y)
     on_disk = make(**params).fit(stored, y)
-    np.testing.assert_array_equal(on_disk.predict(stored), in_memory.predict(X))
+    assert_same_fit(on_disk.predict(stored), in_memory.predict(X))
     np.testing.assert_array_equal(in_memory.predict(stored), in_memory.predict(X))
 
 

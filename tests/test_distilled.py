@@ -45,7 +45,8 @@ def test_predict_dist_is_the_networks_mixture_in_user_units(fitted_1d):
     scaler = model._input_scaler, model._target_scaler
     with torch.no_grad():
         log_weights, means, log_stds = (
-            p.double().numpy() for p in model.module_.student(scaler[0].transform(X[:6]))
+            p.double().cpu().numpy()
+            for p in model.module_.student(scaler[0].transform(X[:6]).to(model.device_))
         )
     network = slice(0, model.n_components)
     np.testing.assert_allclose(dist.log_weights[:, network], log_weights + np.log1p(-weight),
@@ -93,7 +94,9 @@ def test_teacher_is_kept_by_default_and_scores_targets(fitted_1d):
     model, X, _ = fitted_1d
     assert isinstance(model.teacher_, EnergyNetwork)
     with torch.no_grad():
-        scores = model.teacher_(torch.zeros(5, 1), torch.zeros(5, 7, 1))
+        device = model.device_
+        scores = model.teacher_(torch.zeros(5, 1, device=device),
+                                torch.zeros(5, 7, 1, device=device))
     assert scores.shape == (5, 7)
     assert {"nll", "nce", "distillation"} <= set(model.history_[0])
 
@@ -133,7 +136,8 @@ def test_pickle_round_trip_keeps_the_teacher(fitted_1d):
     restored = pickle.loads(pickle.dumps(model))
     assert isinstance(restored.teacher_, EnergyNetwork)
     with torch.no_grad():
-        inputs, points = torch.zeros(3, 1), torch.zeros(3, 5, 1)
+        inputs = torch.zeros(3, 1, device=model.device_)
+        points = torch.zeros(3, 5, 1, device=model.device_)
         torch.testing.assert_close(restored.teacher_(inputs, points),
                                    model.teacher_(inputs, points))
 
@@ -143,7 +147,7 @@ def test_warm_start_continues_training_and_rebuilds_a_dropped_teacher():
     model = DistilledMDNRegressor(warm_start=True, keep_teacher=False, **FAST).fit(X, y)
     weights = model.module_.student.head.output.weight.detach().clone()
     model.set_params(keep_teacher=True).fit(X, y)
-    assert not np.allclose(model.module_.student.head.output.weight.detach(), weights)
+    assert not torch.allclose(model.module_.student.head.output.weight.detach(), weights)
     assert isinstance(model.teacher_, EnergyNetwork)
     assert "nce" in model.history_[-1]
 

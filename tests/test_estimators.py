@@ -174,7 +174,8 @@ def test_pickle_round_trip_keeps_predictions(fitted_1d):
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(restored.predict(X[:10]), model.predict(X[:10]))
     np.testing.assert_array_equal(restored.sample(X[:10], 4), model.sample(X[:10], 4))
-    assert all(p.device.type == "cpu" for p in restored.module_.parameters())
+    assert restored.device_ == model.device_  # the CPU, or the GPU it was fitted on
+    assert all(p.device.type == model.device_.type for p in restored.module_.parameters())
 
 
 def test_clone_gives_an_unfitted_copy_with_the_same_parameters(fitted_1d):
@@ -191,7 +192,7 @@ def test_warm_start_continues_training(estimator):
     model.fit(X, y)
     after = list(model.module_.parameters())
     assert [p.shape for p in after] == [p.shape for p in before]
-    assert not all(np.allclose(p.detach(), q) for p, q in zip(after, before))
+    assert not all(torch.allclose(p.detach(), q) for p, q in zip(after, before))
     assert [record["epoch"] for record in model.history_] == list(range(1, 7))
 
 
@@ -362,8 +363,8 @@ def test_tables_are_read_beside_their_quantile_bins_by_default(estimator):
     standard = (X - X.mean(axis=0)) / X.std(axis=0)
     quantiles = np.quantile(standard[:, 0], np.linspace(0, 1, 9))
     encoding = extractor.encoding
-    np.testing.assert_allclose(encoding.left[0].numpy(), quantiles[:-1], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose((encoding.left[0] + encoding.width[0]).numpy(), quantiles[1:],
+    np.testing.assert_allclose(encoding.left[0].cpu(), quantiles[:-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose((encoding.left[0] + encoding.width[0]).cpu(), quantiles[1:],
                                rtol=1e-5, atol=1e-6)
     binary_bins = len(quantile_bin_edges(standard[:, 1:], 8)[0]) - 1
     assert binary_bins < 3 and encoding.out_features == 8 + binary_bins
@@ -425,7 +426,7 @@ def test_batch_norm_statistics_match_the_fitted_image_networks(estimator):
     model = estimator(max_epochs=5, batch_size=64, early_stopping=False, hidden_size=16,
                       n_noise_samples=32, random_state=0).fit(images, y)
     inputs = model_inputs(model._input_scaler, validate_inputs(model, images, reset=False))
-    batch = inputs.take(torch.arange(40), torch.device("cpu"))
+    batch = inputs.take(torch.arange(40), model.device_)
     extractors = model._trained_extractors()
     assert len(extractors) == (2 if estimator is DistilledMDNRegressor else 1)
     for extractor in extractors:

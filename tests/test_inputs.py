@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import assert_same_fit
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from torch import nn
@@ -38,6 +39,14 @@ def fit_predict(X, y, **params):
 def fitted_rgb():
     X, y = images()
     return EnergyRegressor(**TINY).fit(X, y), X, y
+
+
+@pytest.fixture(scope="module")
+def fitted_rgb_on_cpu():
+    """A model fitted on the CPU, as the tests that simulate a machine without CUDA need
+    (on a machine with CUDA, ``fitted_rgb``'s networks live on the GPU)."""
+    X, y = images()
+    return EnergyRegressor(**TINY, device="cpu").fit(X, y), X, y
 
 
 # ---------------------------------------------------------------- layout rule
@@ -75,14 +84,14 @@ def test_channel_layouts_give_identical_models():
     X, y = images()
     _, last = fit_predict(X, y)
     _, first = fit_predict(np.moveaxis(X, -1, 1), y)
-    np.testing.assert_array_equal(first, last)
+    assert_same_fit(first, last)
 
 
 def test_single_channel_layouts_give_identical_models():
     X, y = images(shape=(8, 8))
     _, plain = fit_predict(X, y)
     for variant in (X[..., None], X[:, None]):
-        np.testing.assert_array_equal(fit_predict(variant, y)[1], plain)
+        assert_same_fit(fit_predict(variant, y)[1], plain)
 
 
 @pytest.mark.parametrize("convert", [
@@ -239,7 +248,7 @@ def test_resnet18_weights_are_taken_from_a_local_file(tmp_path):
                                "learning_rate": 1e-12,
                                "feature_extractor_kwargs": {"weights": tmp_path / "weights.pt"}})
     model.fit(X, y)
-    torch.testing.assert_close(model.module_.extractor.conv1.weight, source.conv1.weight)
+    torch.testing.assert_close(model.module_.extractor.conv1.weight.cpu(), source.conv1.weight)
 
 
 # ---------------------------------------------------------------- user extractors
@@ -312,8 +321,8 @@ def test_pickle_state_of_an_image_model_holds_only_cpu_tensors(fitted_rgb):
     assert found and all(tensor.device.type == "cpu" for tensor in found)
 
 
-def test_image_model_fitted_on_cuda_loads_and_predicts_on_cpu(fitted_rgb, monkeypatch):
-    model, X, _ = fitted_rgb
+def test_image_model_fitted_on_cuda_loads_and_predicts_on_cpu(fitted_rgb_on_cpu, monkeypatch):
+    model, X, _ = fitted_rgb_on_cpu
     expected = model.predict(X)
     gpu_model = pickle.loads(pickle.dumps(model))
     gpu_model.device_ = torch.device("cuda")
@@ -326,8 +335,8 @@ def test_image_model_fitted_on_cuda_loads_and_predicts_on_cpu(fitted_rgb, monkey
 
 
 def test_image_model_whose_device_says_cuda_predicts_on_cpu_with_a_warning(
-        fitted_rgb, monkeypatch):
-    model, X, _ = fitted_rgb
+        fitted_rgb_on_cpu, monkeypatch):
+    model, X, _ = fitted_rgb_on_cpu
     expected = model.predict(X)
     gpu_model = pickle.loads(pickle.dumps(model))
     gpu_model.device_ = torch.device("cuda")

@@ -12,10 +12,10 @@ them. Conventions, so that new snippets are picked up without editing this file:
 * Text that cannot run here (a remote scheduler's address) is replaced as
   listed in ``SUBSTITUTIONS``; a substitution whose text no longer appears in
   its file fails the test, so the list cannot go stale.
-* A block that imports an optional package (``OPTIONAL_PACKAGES``: ``ray``)
-  and the blocks after it run only when that package is installed: the blocks
-  before it always run, and a separate test, skipped otherwise, runs the file
-  whole.
+* A block that imports an optional package (``OPTIONAL_PACKAGES``, directly
+  or through the skebm module of that name, such as ``skebm.skpro``) and the
+  blocks after it run only when that package is installed: the blocks before
+  it always run, and the test is then skipped, naming the package.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ DOCUMENTS = [ROOT / "README.md", *sorted(path for path in (ROOT / "docs").glob("
                                           if "_build" not in path.parts)]
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```python[ \t]*\n(?P<code>.*?)^(?P=indent)```",
                    re.DOTALL | re.MULTILINE)
-OPTIONAL_PACKAGES = ("ray",)
+OPTIONAL_PACKAGES = ("ray", "dask", "distributed", "skpro")
 
 SMALL_SETTINGS = dict(max_epochs=2, n_noise_samples=16, hidden_size=16,
                       n_inference_samples=64)
@@ -62,7 +62,7 @@ def snippets(path: Path) -> list[str]:
 
 
 def needs(code: str, package: str) -> bool:
-    return re.search(rf"^\s*(from|import) {package}\b", code, re.MULTILINE) is not None
+    return re.search(rf"^\s*(from|import) (skebm\.)?{package}\b", code, re.MULTILINE) is not None
 
 
 def missing_optional_package(code: str) -> str | None:
@@ -116,8 +116,6 @@ def run_snippets(path: Path, blocks: list[str]) -> None:
 
 
 WITH_SNIPPETS = [path for path in DOCUMENTS if snippets(path)]
-OPTIONAL = [(path, package) for path in WITH_SNIPPETS for package in OPTIONAL_PACKAGES
-            if any(needs(code, package) for code in snippets(path))]
 
 
 def test_the_documents_have_snippets():
@@ -127,18 +125,12 @@ def test_the_documents_have_snippets():
 
 @pytest.mark.parametrize("path", WITH_SNIPPETS, ids=lambda path: str(path.relative_to(ROOT)))
 def test_python_snippets_run(path, small_training, tmp_path, monkeypatch):
-    """All snippets up to the first that needs an optional package that is missing."""
+    """All snippets, or all up to the first that needs an optional package that is missing."""
     monkeypatch.chdir(tmp_path)  # snippets that save files save them here
     blocks = snippets(path)
-    runnable = next((number for number, code in enumerate(blocks)
-                     if missing_optional_package(code)), len(blocks))
-    run_snippets(path, blocks[:runnable])
-
-
-@pytest.mark.parametrize("path, package", OPTIONAL,
-                         ids=[f"{path.relative_to(ROOT)}-{package}" for path, package in OPTIONAL])
-def test_snippets_with_optional_packages_run(path, package, small_training, tmp_path,
-                                             monkeypatch):
-    pytest.importorskip(package)
-    monkeypatch.chdir(tmp_path)
-    run_snippets(path, snippets(path))
+    missing = next(((number, package) for number, code in enumerate(blocks)
+                    if (package := missing_optional_package(code))), None)
+    run_snippets(path, blocks[:missing[0]] if missing else blocks)
+    if missing:
+        pytest.skip(f"{missing[0]} of {len(blocks)} snippets ran; snippet {missing[0] + 1} "
+                    f"needs {missing[1]}, which is not installed")
