@@ -22,7 +22,12 @@ the same fitted models:
    as the library does; ``refit-fold-pit`` is the map on the cross-fitted
    values alone (the library before session 13); ``ensemble=True`` gives the
    equal-weight mixture ``mean_k R_k(F_k(y))`` of the fold models, each with
-   the map fitted on its own held-out PIT values. ``--verify NAME`` refits
+   the map fitted on its own held-out PIT values. ``--member-spread`` adds,
+   per data set, how much one fit's calibration varies: the fold models scored
+   one at a time (variant ``member-k``: fold model ``k`` with
+   ``refit-fold-pit``'s map), their mean coverage and the standard deviation
+   between the fold models of one split, beside the default's standard
+   deviation between splits. ``--verify NAME`` refits
    split 0 of one data set through ``RecalibratedRegressor`` itself and checks
    that it gives the same test PIT values.
 
@@ -257,6 +262,9 @@ def recalibrated_values(saved, variant: str, n_knots="auto", continuous_map=Fals
         pairs = [(0, fitted_map(np.arange(len(saved["train_pit"])), variant == "refit"))]
     elif variant == "ensemble":
         pairs = [(1 + k, fitted_map(saved["train_fold"] == k)) for k in range(len(cdf) - 1)]
+    elif variant.startswith("member-"):  # fold model k alone, with refit-fold-pit's map
+        member = 1 + int(variant[len("member-"):])
+        pairs = [(member, fitted_map(np.arange(len(saved["train_pit"]))))]
     else:
         raise ValueError(variant)
     mapped = [calibration(cdf[i]) for i, calibration in pairs]
@@ -329,6 +337,27 @@ def summarise(name: str, files: list[Path], variant: str, n_knots="auto",
                 nll_rows=nlls, coverage_se=_pooled_standard_error(per_split))
 
 
+def member_spread(name: str, files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """How much one fit's calibration varies: the fold models one at a time.
+
+    Each fold model gets the map of all cross-fitted PIT values (variant
+    ``member-k``) and is scored on the test rows. Returns the coverage at
+    ``LEVELS`` averaged over the models and splits, and the standard
+    deviation between the fold models of one split (same data, same test
+    rows), averaged over the splits.
+    """
+    coverages = []  # (splits, K, levels)
+    for path in files:
+        saved = dict(np.load(path))
+        split = int(path.stem.rsplit("_", 1)[1])
+        coverages.append([
+            _coverage(test_pit_and_nll(name, split, saved["y_test"],
+                                       *recalibrated_values(saved, f"member-{k}"))[0])
+            for k in range(len(saved["test_cdf"]) - 1)])
+    coverages = np.array(coverages)
+    return coverages.mean(axis=(0, 1)), coverages.std(axis=1, ddof=1).mean(axis=0)
+
+
 def _coverage(pits: np.ndarray) -> list[float]:
     """Share of PIT values inside each central interval of ``LEVELS``."""
     return [float(np.mean(np.abs(pits - 0.5) <= level / 2)) for level in LEVELS]
@@ -384,6 +413,18 @@ def tabulate(args) -> None:
     print()
     for line in verdicts:
         print(line)
+    if args.member_spread:
+        print()
+        for name in ORDER:
+            files = sorted(results.glob(f"{name}_*.npz"))
+            if not files:
+                continue
+            mean, spread = member_spread(name, files)
+            final = summarise(name, files, "refit")
+            between_splits = final["coverage_se"] * np.sqrt(len(files))
+            print(f"{name}: fold models one at a time, coverage {np.round(mean, 3).tolist()}, "
+                  f"SD between the fold models of one split {np.round(spread, 3).tolist()}; "
+                  f"the default's SD between splits {np.round(between_splits, 3).tolist()}")
 
 
 def verify(name: str, args) -> None:
@@ -424,6 +465,9 @@ def main() -> None:
                         help="integer targets: fit the continuous map to randomised PIT values")
     parser.add_argument("--quantiles", action="store_true",
                         help="stage 1: also save the test quantiles (for quantile-average)")
+    parser.add_argument("--member-spread", action="store_true",
+                        help="with --from-results: how one fit's calibration varies (the fold "
+                             "models one at a time, with the map of all cross-fitted PIT values)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

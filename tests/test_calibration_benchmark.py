@@ -90,3 +90,23 @@ def test_refit_variant_adds_the_raw_model_pit_on_its_early_stopping_rows():
     with pytest.raises(ValueError, match="add-validation"):
         calibration.recalibrated_values({k: v for k, v in saved.items() if k != "val_cdf"},
                                         "refit")
+
+
+def test_member_variant_is_one_fold_model_with_the_map_of_all_cross_fitted_values(tmp_path):
+    rng = np.random.default_rng(1)
+    cdf = rng.random((4, 30, 1))  # the raw model and three fold models
+    saved = {"test_cdf": cdf, "test_logpdf": rng.normal(size=(4, 30)), "y_test": np.zeros(30),
+             "train_pit": rng.random(90) ** 2, "train_fold": np.arange(90) % 3}
+    folds_only = calibration.CalibrationMap(saved["train_pit"])
+    test_cdf, log_density = calibration.recalibrated_values(saved, "member-2")
+    np.testing.assert_allclose(test_cdf, folds_only(cdf[3]))
+    np.testing.assert_allclose(log_density,
+                               folds_only.log_derivative(cdf[3][:, 0]) + saved["test_logpdf"][3])
+    files = []
+    for split in range(2):  # the same values twice, the second with the members reordered
+        files.append(tmp_path / f"toy_{split}.npz")
+        np.savez(files[-1], **{**saved, "test_cdf": cdf[[0, 3, 2, 1]] if split else cdf})
+    mean, spread = calibration.member_spread("toy", files)
+    per_member = np.array([calibration._coverage(folds_only(cdf[k][:, 0])) for k in (1, 2, 3)])
+    np.testing.assert_allclose(mean, per_member.mean(axis=0))
+    np.testing.assert_allclose(spread, per_member.std(axis=0, ddof=1))
