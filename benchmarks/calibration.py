@@ -337,7 +337,8 @@ def summarise(name: str, files: list[Path], variant: str, n_knots="auto",
                 nll_rows=nlls, coverage_se=_pooled_standard_error(per_split))
 
 
-def member_spread(name: str, files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+def member_spread(name: str, files: list[Path], n_knots="auto",
+                  continuous_map=False) -> tuple[np.ndarray, np.ndarray]:
     """How much one fit's calibration varies: the fold models one at a time.
 
     Each fold model gets the map of all cross-fitted PIT values (variant
@@ -352,7 +353,8 @@ def member_spread(name: str, files: list[Path]) -> tuple[np.ndarray, np.ndarray]
         split = int(path.stem.rsplit("_", 1)[1])
         coverages.append([
             _coverage(test_pit_and_nll(name, split, saved["y_test"],
-                                       *recalibrated_values(saved, f"member-{k}"))[0])
+                                       *recalibrated_values(saved, f"member-{k}", n_knots,
+                                                            continuous_map))[0])
             for k in range(len(saved["test_cdf"]) - 1)])
     coverages = np.array(coverages)
     return coverages.mean(axis=(0, 1)), coverages.std(axis=1, ddof=1).mean(axis=0)
@@ -419,8 +421,8 @@ def tabulate(args) -> None:
             files = sorted(results.glob(f"{name}_*.npz"))
             if not files:
                 continue
-            mean, spread = member_spread(name, files)
-            final = summarise(name, files, "refit")
+            mean, spread = member_spread(name, files, args.n_knots, args.continuous_map)
+            final = summarise(name, files, "refit", args.n_knots, args.continuous_map)
             between_splits = final["coverage_se"] * np.sqrt(len(files))
             print(f"{name}: fold models one at a time, coverage {np.round(mean, 3).tolist()}, "
                   f"SD between the fold models of one split {np.round(spread, 3).tolist()}; "

@@ -132,5 +132,5 @@ def test_python_snippets_run(path, small_training, tmp_path, monkeypatch):
                     if (package := missing_optional_package(code))), None)
     run_snippets(path, blocks[:missing[0]] if missing else blocks)
     if missing:
-        pytest.skip(f"{missing[0]} of {len(blocks)} snippets ran; snippet {missing[0] + 1} "
-                    f"needs {missing[1]}, which is not installed")
+        pytest.skip(f"{path.name}: {missing[0]} of {len(blocks)} snippets ran; snippet "
+                    f"{missing[0] + 1} needs {missing[1]}, which is not installed")
