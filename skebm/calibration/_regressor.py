@@ -49,9 +49,10 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
       one map is fitted on all cross-fitted PIT values together with the PIT
       values of this final model on the rows its own early stopping held
       out (``validation_indices_`` of a skebm estimator, or of the last step
-      of a scikit-learn ``Pipeline``; none for other estimators): the cross-fitted values come
-      from the fold models, the others are the only out-of-sample evidence
-      on the final model itself, whose calibration can differ from theirs
+      of a scikit-learn ``Pipeline``; none for other estimators): the
+      cross-fitted values come from the fold models, the others are the
+      only out-of-sample evidence on the final model itself, whose
+      calibration can differ from theirs
       (one fit's calibration varies from fit to fit). The fold models
       should still resemble the final one: models trained on fewer rows are
       not calibrated like those trained on more (on small data sets even the
