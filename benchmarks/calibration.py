@@ -109,7 +109,7 @@ from sklearn.model_selection import KFold
 import skebm
 from skebm.calibration import CalibrationMap, RecalibratedRegressor, calibration_error, pit
 from skebm.calibration._discrete import dequantise, pit_intervals, randomised_pit
-from skebm.calibration._regressor import _fit_seed
+from skebm.calibration._regressor import _fit_random_state, _fit_seed
 from skebm.datasets import make_blob_images, make_brando2019, make_gustafsson2020
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
@@ -165,11 +165,13 @@ def fit_split(name: str, split: int, args) -> dict:
     # Integers: dequantised as RecalibratedRegressor(discrete=True) does, same seed.
     seed = _fit_seed(make_model(args.model, split))
     fit_targets, uniforms = dequantise(y, seed) if discrete else (y, None)
-    models = [make_model(args.model, split).fit(X, fit_targets)]
+    # Fit number f >= 1 of every model: the random_state RecalibratedRegressor(n_fits) gives it.
+    model_seed = _fit_random_state(seed, args.fit) if args.fit else split
+    models = [make_model(args.model, model_seed).fit(X, fit_targets)]
     train_cdf, train_fold = np.empty((len(y), 2)), np.empty(len(y), dtype=int)
     folds = KFold(args.cv, shuffle=True, random_state=split)
     for k, (train, held_out) in enumerate(folds.split(X, y)):
-        fold_model = make_model(args.model, split).fit(X[train], fit_targets[train])
+        fold_model = make_model(args.model, model_seed).fit(X[train], fit_targets[train])
         if discrete:
             bounds = pit_intervals(fold_model.predict_dist(X[held_out]), y[held_out])
             train_cdf[held_out] = np.stack(bounds, axis=1)
@@ -470,6 +472,10 @@ def main() -> None:
     parser.add_argument("--member-spread", action="store_true",
                         help="with --from-results: how one fit's calibration varies (the fold "
                              "models one at a time, with the map of all cross-fitted PIT values)")
+    parser.add_argument("--fit", type=int, default=0,
+                        help="stage 1: fit number F >= 1 of every model, as "
+                             "RecalibratedRegressor(n_fits > F) seeds it, saved under "
+                             "RESULTS/fitF (same rows, folds and dequantisation)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -481,7 +487,7 @@ def main() -> None:
         return
     print(f"machine: {machine()}")
     print(f"model: {args.model}, cv={args.cv} (shuffled KFold)", flush=True)
-    results = Path(args.results)
+    results = Path(args.results) / (f"fit{args.fit}" if args.fit else "")
     results.mkdir(parents=True, exist_ok=True)
     for entry in args.datasets:
         name, _, count = entry.partition(":")

@@ -368,6 +368,11 @@ def _fit_seed(estimator) -> int:
     return int(check_random_state(_random_state_of(estimator)).randint(np.iinfo(np.int32).max))
 
 
+def _fit_random_state(seed: int, fit: int) -> int:
+    """The ``random_state`` of fit number ``fit >= 1`` of every model (fit 0 keeps the estimator's)."""
+    return int(np.random.default_rng([seed, fit]).integers(np.iinfo(np.int32).max))
+
+
 def _random_state_of(estimator):
     """The wrapped estimator's ``random_state`` (a Pipeline's: its last step's that has one)."""
     params = estimator.get_params(deep=True)
