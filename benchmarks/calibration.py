@@ -238,6 +238,19 @@ def recalibrated_values(saved, variant: str, n_knots="auto", continuous_map=Fals
     cdf, logpdf = saved["test_cdf"], saved["test_logpdf"]
     if variant == "raw":
         return cdf[0], logpdf[0]
+    if variant.startswith("two-fits"):  # RecalibratedRegressor(n_fits=2), from fits 0 and 1
+        if "fit1_test_cdf" not in saved:
+            raise ValueError(f"{variant} needs fit 1 of every model: run stage 1 with --fit 1")
+        if continuous_map and "train_cdf" in saved:
+            raise ValueError("--continuous-map has no randomised PIT of the mixtures")
+        mixture = dict(  # every model: the equal mixture of its two fits
+            train_pit=(saved["train_pit"] + saved["fit1_train_pit"]) / 2,
+            test_cdf=(cdf + saved["fit1_test_cdf"]) / 2,
+            test_logpdf=np.logaddexp(logpdf, saved["fit1_test_logpdf"]) - np.log(2))
+        if "train_cdf" in saved:
+            mixture["train_cdf"] = (saved["train_cdf"] + saved["fit1_train_cdf"]) / 2
+        return recalibrated_values(mixture, "raw" if variant == "two-fits-no-map"
+                                   else "refit-fold-pit", n_knots, continuous_map)
     if variant == "fold-mixture":  # the fold models averaged, no map
         return cdf[1:].mean(axis=0), np.log(np.mean(np.exp(logpdf[1:]), axis=0))
 
@@ -323,11 +336,20 @@ def test_pit_and_nll(name: str, split: int, y_test, cdf, logpdf):
     return np.clip(cdf[:, 0], 0.0, 1.0), -logpdf
 
 
+def load_saved(path: Path) -> dict:
+    """One split's saved values, with fit 1's (``fit1/``, keys prefixed ``fit1_``) if saved."""
+    saved = dict(np.load(path))
+    second = path.parent / "fit1" / path.name
+    if second.exists():
+        saved.update({f"fit1_{key}": value for key, value in np.load(second).items()})
+    return saved
+
+
 def summarise(name: str, files: list[Path], variant: str, n_knots="auto",
               continuous_map=False) -> dict:
     pits, nlls = [], []
     for path in files:
-        saved = dict(np.load(path))
+        saved = load_saved(path)
         split = int(path.stem.rsplit("_", 1)[1])
         cdf, logpdf = recalibrated_values(saved, variant, n_knots, continuous_map)
         values, nll = test_pit_and_nll(name, split, saved["y_test"], cdf, logpdf)
@@ -386,6 +408,8 @@ def tabulate(args) -> None:
     rows, verdicts = [], []
     for name in ORDER:
         files = sorted(results.glob(f"{name}_*.npz"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+        if any(variant.startswith("two-fits") for variant in args.variants):
+            files = [path for path in files if (path.parent / "fit1" / path.name).exists()]
         if not files:
             continue
         label = name + (" (discrete)" if name in DISCRETE else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from functools import reduce
 from numbers import Integral
 
 import numpy as np
@@ -73,6 +74,21 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
       Ranjan and Gneiting, JRSS B 2010). ``K`` models to evaluate at
       prediction time.
 
+    **Several fits per model** (``n_fits > 1``): every model above, each fold
+    model and the final one, becomes the equal mixture of ``n_fits`` clones
+    that differ only by their ``random_state`` (the first keeps the
+    estimator's; fit ``j >= 1`` of every model gets the same seed derived
+    from it), fitted on the same rows. The maps are learned on the held-out
+    PIT of the fold mixtures, so they correct the kind of predictor they are
+    applied to: a mixture of fits is more accurate than one fit, but wider
+    than its members, and the map takes the excess width away. One fit's
+    calibration varies from seed to seed, on small data sets by as much as
+    the error a map corrects (``benchmarks/RESULTS.md``, issue 12); mixing
+    fits averages part of that variation away. Each fit costs as much as
+    ``n_fits=1``'s whole ``fit`` and its predictions. Without ``ensemble``,
+    the final mixture's own early-stopping rows are those that every one of
+    its fits held out.
+
     Only 1-D targets are supported: a per-marginal map would not give a
     consistent joint density. For multi-dimensional targets, diagnose the
     marginals with :func:`pit` and :func:`calibration_error`.
@@ -103,8 +119,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         How the PIT values are cross-fitted, as in ``cross_val_predict``
         (an int gives unshuffled ``KFold``; pass ``KFold(shuffle=True)`` when the
         rows are ordered). ``fit`` fits ``cv + 1`` models (``cv`` with
-        ``ensemble=True``); fewer folds are cheaper but train the fold models
-        on fewer rows than the final one (see above).
+        ``ensemble=True``), each ``n_fits`` times; fewer folds are cheaper but
+        train the fold models on fewer rows than the final one (see above).
     n_knots : int or "auto", default="auto"
         Linear pieces of each map; ``"auto"`` picks the number that gives the
         PIT values the highest cross-validated log-likelihood (see
@@ -115,16 +131,27 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     discrete : bool, default=False
         Whether ``y`` holds integers whose probabilities are to be calibrated
         (see above); a ValueError is raised at ``fit`` if it does not.
+    n_fits : int, default=1
+        Fits per model, mixed with equal weights (see above); ``n_fits > 1``
+        needs an estimator with a ``random_state`` parameter (or a Pipeline
+        with a step that has one: every ``random_state`` of it is reseeded).
 
     Attributes
     ----------
     estimators_ : list of estimators
-        With ``ensemble``: the fold models, one per fold of ``cv``.
+        With ``ensemble``: the fold models, one per fold of ``cv`` (their
+        first fits, with ``n_fits > 1``).
     calibrations_ : list of CalibrationMap
         With ``ensemble``: the map of each fold model, fitted on its held-out
         PIT values.
     estimator_ : estimator
-        Without ``ensemble``: the clone of ``estimator`` fitted on all rows.
+        Without ``ensemble``: the clone of ``estimator`` fitted on all rows
+        (its first fit, with ``n_fits > 1``).
+    fits_ : list of lists of estimators
+        The fitted clones that predict, ``n_fits`` per model: without
+        ``ensemble`` one list, the final model's fits (``fits_[0][0] is
+        estimator_``); with it one list per fold (``fits_[k][0] is
+        estimators_[k]``).
     calibration_ : CalibrationMap
         Without ``ensemble``: the map, fitted on ``pit_values_`` and
         ``final_pit_values_`` together (with ``discrete``, on the PIT
@@ -134,9 +161,11 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         their randomised PIT).
     final_pit_values_ : ndarray of shape (n_held_out,)
         Without ``ensemble``: the PIT values (randomised with ``discrete``)
-        of ``estimator_`` on the training rows its early stopping held out,
-        in the order of its ``validation_indices_``; empty when it held out
-        none or does not say which.
+        of the final model on the training rows its early stopping held out
+        (with ``n_fits > 1``: of the mixture, on the rows every fit held
+        out, in increasing order), in the order of its
+        ``validation_indices_``; empty when it held out none or does not say
+        which.
     n_features_in_ : int
         Number of input features (when the estimator records it).
 
@@ -157,6 +186,9 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     >>> mixture = RecalibratedRegressor(base, cv=3, ensemble=True).fit(X, y)
     >>> len(mixture.estimators_), len(mixture.calibrations_)
     (3, 3)
+    >>> two = RecalibratedRegressor(base, cv=3, n_fits=2).fit(X, y)
+    >>> [fit.random_state for fit in two.fits_[0]]  # the second seed is derived from the first
+    [0, 751671006]
 
     Integer targets, with the probability of each integer from the CDF:
 
@@ -177,16 +209,18 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         "n_knots": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "ensemble": ["boolean"],
         "discrete": ["boolean"],
+        "n_fits": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, estimator, *, method: str = "isotonic", cv=10, n_knots="auto",
-                 ensemble: bool = False, discrete: bool = False) -> None:
+                 ensemble: bool = False, discrete: bool = False, n_fits: int = 1) -> None:
         self.estimator = estimator
         self.method = method
         self.cv = cv
         self.n_knots = n_knots
         self.ensemble = ensemble
         self.discrete = discrete
+        self.n_fits = n_fits
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
@@ -207,13 +241,14 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         X, y = indexable(X, self._targets(y))
         ensemble = bool(self.ensemble)
         for stale in ("estimator_", "calibration_", "estimators_", "calibrations_",
-                      "final_pit_values_"):
+                      "final_pit_values_", "fits_"):
             self.__dict__.pop(stale, None)  # a refit with the other `ensemble` leaves none
         seed = _fit_seed(self.estimator)
+        clones = self._clones(seed)
         # Continuous targets: each held-out PIT is the point [F(y), F(y)].
         fit_targets, uniforms = dequantise(y, seed) if self.discrete else (y, None)
         lower, upper = np.empty(len(y)), np.empty(len(y))
-        fold_models, fold_maps = [], []
+        fold_fits, fold_maps = [], []
         folds = list(check_cv(self.cv, y, classifier=False).split(X, y))
         smallest = min(len(test) for _, test in folds)
         if ensemble and smallest < 2:
@@ -222,27 +257,29 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                 f"rows, and needs at least 2 of them; with cv={self.cv!r} on {len(y)} rows a "
                 f"fold holds out {smallest}. Use fewer folds or more rows.")
         for train, test in folds:
-            fold_model = clone(self.estimator).fit(_safe_indexing(X, train), fit_targets[train])
-            lower[test], upper[test] = self._held_out_pit(fold_model, _safe_indexing(X, test),
-                                                          y[test])
+            fits = _fit_all(clones, _safe_indexing(X, train), fit_targets[train])
+            lower[test], upper[test] = self._held_out_pit(fits, _safe_indexing(X, test), y[test])
             if ensemble:
-                fold_models.append(fold_model)
+                fold_fits.append(fits)
                 fold_maps.append(self._map(lower[test], upper[test]))
         self.pit_values_ = lower if uniforms is None else randomised_pit(lower, upper, uniforms)
         if ensemble:
-            self.estimators_, self.calibrations_ = fold_models, fold_maps
-            fitted = fold_models[0]
+            self.fits_, self.calibrations_ = fold_fits, fold_maps
+            self.estimators_ = [fits[0] for fits in fold_fits]
         else:
-            self.estimator_ = fitted = clone(self.estimator).fit(X, fit_targets)
-            rows = _early_stopping_rows(fitted)
+            final_fits = _fit_all(clones, X, fit_targets)
+            self.fits_, self.estimator_ = [final_fits], final_fits[0]
+            # Out of sample for the mixture of the final fits: the rows each of them held out.
+            rows = reduce(np.intersect1d, [_early_stopping_rows(fit) for fit in final_fits])
             own_lower = own_upper = np.empty(0)
             if rows.size:
-                own_lower, own_upper = self._held_out_pit(fitted, _safe_indexing(X, rows),
+                own_lower, own_upper = self._held_out_pit(final_fits, _safe_indexing(X, rows),
                                                           y[rows])
             self.final_pit_values_ = (own_lower if uniforms is None
                                       else randomised_pit(own_lower, own_upper, uniforms[rows]))
             self.calibration_ = self._map(np.concatenate([lower, own_lower]),
                                           np.concatenate([upper, own_upper]))
+        fitted = self.fits_[0][0]
         for name in ("n_features_in_", "feature_names_in_"):
             if hasattr(fitted, name):
                 setattr(self, name, getattr(fitted, name))
@@ -253,11 +290,31 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         targets = _one_dimensional_targets(y)
         return integer_values(targets) if self.discrete else targets
 
-    def _held_out_pit(self, model, X, y) -> tuple[np.ndarray, np.ndarray]:
-        """The PIT interval ``[F(y - 1/2), F(y + 1/2)]`` of integers, else ``[F(y), F(y)]``."""
+    def _clones(self, seed: int) -> list:
+        """Unfitted clones of ``estimator``, one per fit: the first as given, then reseeded."""
+        clones = [clone(self.estimator)]
+        if self.n_fits > 1:
+            keys = [key for key in self.estimator.get_params(deep=True)
+                    if key == "random_state" or key.endswith("__random_state")]
+            if not keys:
+                raise ValueError(
+                    f"n_fits={self.n_fits} mixes fits that differ by their random_state, but "
+                    f"{type(self.estimator).__name__} has no random_state parameter (nor any "
+                    "step of it); use n_fits=1.")
+            for fit in range(1, self.n_fits):
+                state = _fit_random_state(seed, fit)
+                clones.append(clone(self.estimator).set_params(**dict.fromkeys(keys, state)))
+        return clones
+
+    def _held_out_pit(self, fits: list, X, y) -> tuple[np.ndarray, np.ndarray]:
+        """The PIT interval ``[F(y - 1/2), F(y + 1/2)]`` of integers, else ``[F(y), F(y)]``.
+
+        ``F`` is the CDF of the equal mixture of ``fits``.
+        """
+        dist = _mixture_dist(fits, X)
         if self.discrete:
-            return pit_intervals(predict_dist(model, X), y)
-        values = pit(model, X, y)
+            return pit_intervals(dist, y)
+        values = pit(dist, None, y)
         return values, values
 
     def _map(self, lower: np.ndarray, upper: np.ndarray) -> CalibrationMap:
@@ -276,17 +333,18 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         RecalibratedDistribution or EqualMixtureDistribution
-            Without ``ensemble``, the full model's distributions with the
-            calibration map applied; with it, the equal-weight mixture of the
-            fold models' distributions, each with its own fold's map applied.
+            Without ``ensemble``, the full model's distributions (the equal
+            mixture of its fits' with ``n_fits > 1``) with the calibration map
+            applied; with it, the equal-weight mixture of the fold models'
+            distributions, each with its own fold's map applied.
         """
         check_is_fitted(self, "pit_values_")
         if hasattr(self, "estimators_"):
             return EqualMixtureDistribution([
-                RecalibratedDistribution(predict_dist(model, X), calibration)
-                for model, calibration in zip(self.estimators_, self.calibrations_)
+                RecalibratedDistribution(_mixture_dist(fits, X), calibration)
+                for fits, calibration in zip(self.fits_, self.calibrations_)
             ])
-        return RecalibratedDistribution(predict_dist(self.estimator_, X), self.calibration_)
+        return RecalibratedDistribution(_mixture_dist(self.fits_[0], X), self.calibration_)
 
     def predict(self, X) -> np.ndarray:
         """Mean of each recalibrated distribution.
@@ -363,13 +421,24 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         return tags
 
 
+def _fit_all(clones: list, X, y) -> list:
+    """Each clone fitted (anew: clones of the unfitted ones) on ``X`` and ``y``."""
+    return [clone(unfitted).fit(X, y) for unfitted in clones]
+
+
+def _mixture_dist(fits: list, X):
+    """The distributions of one fit, or the equal mixture of several fits' distributions."""
+    dists = [predict_dist(fit, X) for fit in fits]
+    return dists[0] if len(dists) == 1 else EqualMixtureDistribution(dists)
+
+
 def _fit_seed(estimator) -> int:
     """The seed of the dequantisation and of :meth:`RecalibratedRegressor.sample`."""
     return int(check_random_state(_random_state_of(estimator)).randint(np.iinfo(np.int32).max))
 
 
 def _fit_random_state(seed: int, fit: int) -> int:
-    """The ``random_state`` of fit number ``fit >= 1`` of every model (fit 0 keeps the estimator's)."""
+    """The ``random_state`` of fit ``fit >= 1`` of every model (fit 0 keeps the estimator's)."""
     return int(np.random.default_rng([seed, fit]).integers(np.iinfo(np.int32).max))
 
 

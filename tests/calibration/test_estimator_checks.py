@@ -11,6 +11,7 @@ FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, batch_size=32, rand
 @parametrize_with_checks([
     RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2),
     RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2, ensemble=True),
+    RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2, n_fits=2),
 ])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
