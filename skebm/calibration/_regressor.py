@@ -161,11 +161,11 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         their randomised PIT).
     final_pit_values_ : ndarray of shape (n_held_out,)
         Without ``ensemble``: the PIT values (randomised with ``discrete``)
-        of the final model on the training rows its early stopping held out
-        (with ``n_fits > 1``: of the mixture, on the rows every fit held
-        out, in increasing order), in the order of its
-        ``validation_indices_``; empty when it held out none or does not say
-        which.
+        of the final model on the training rows its early stopping held out,
+        in the order of its ``validation_indices_`` (with ``n_fits > 1``: of
+        the final mixture, on the rows that every fit held out, in
+        increasing order); empty when there are none or the estimator does
+        not say which.
     n_features_in_ : int
         Number of input features (when the estimator records it).
 
