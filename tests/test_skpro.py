@@ -81,7 +81,9 @@ def test_skpro_samples_follow_the_skebm_distribution():
     DistilledMDNRegressor(**FAST),
     pytest.param(RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2),
                  marks=pytest.mark.slow),
-], ids=["energy", "distilled", "recalibrated"])
+    pytest.param(RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2, n_fits=2),
+                 marks=pytest.mark.slow),
+], ids=["energy", "distilled", "recalibrated", "recalibrated-two-fits"])
 def test_skpro_regressor_round_trip_matches_the_skebm_estimator(estimator, data):
     X, y = data
     model = SkebmProbaRegressor(estimator).fit(X, y)
