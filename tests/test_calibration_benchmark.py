@@ -110,3 +110,29 @@ def test_member_variant_is_one_fold_model_with_the_map_of_all_cross_fitted_value
     per_member = np.array([calibration._coverage(folds_only(cdf[k][:, 0])) for k in (1, 2, 3)])
     np.testing.assert_allclose(mean, per_member.mean(axis=0))
     np.testing.assert_allclose(spread, per_member.std(axis=0, ddof=1))
+
+
+def test_two_fits_variant_mixes_each_models_fits_and_learns_the_map_on_the_fold_mixtures(
+        tmp_path):
+    # What RecalibratedRegressor(n_fits=2) does, from fits 0 and 1 saved side by side.
+    rng = np.random.default_rng(2)
+    first = {"test_cdf": rng.random((3, 30, 1)), "test_logpdf": rng.normal(size=(3, 30)),
+             "train_pit": rng.random(80) ** 2, "y_test": np.zeros(30)}
+    second = {"test_cdf": rng.random((3, 30, 1)), "test_logpdf": rng.normal(size=(3, 30)),
+              "train_pit": rng.random(80) ** 0.5}
+    np.savez(tmp_path / "toy_0.npz", **first)
+    (tmp_path / "fit1").mkdir()
+    np.savez(tmp_path / "fit1" / "toy_0.npz", **second)
+    saved = calibration.load_saved(tmp_path / "toy_0.npz")
+    mixed_map = calibration.CalibrationMap((first["train_pit"] + second["train_pit"]) / 2)
+    mixed_cdf = (first["test_cdf"][0] + second["test_cdf"][0]) / 2
+    mixed_logpdf = np.log((np.exp(first["test_logpdf"][0]) + np.exp(second["test_logpdf"][0]))
+                          / 2)
+    test_cdf, log_density = calibration.recalibrated_values(saved, "two-fits")
+    np.testing.assert_allclose(test_cdf, mixed_map(mixed_cdf))
+    np.testing.assert_allclose(log_density,
+                               mixed_map.log_derivative(mixed_cdf[:, 0]) + mixed_logpdf)
+    np.testing.assert_allclose(calibration.recalibrated_values(saved, "two-fits-no-map")[0],
+                               mixed_cdf)
+    with pytest.raises(ValueError, match="--fit 1"):
+        calibration.recalibrated_values(first, "two-fits")
