@@ -180,7 +180,7 @@ def test_discrete_recalibrated_skebm_estimator_clones_and_pickles():
     X, k = sample_integer_data(240, seed=24)
     estimator = EnergyRegressor(max_epochs=2, hidden_size=8, n_noise_samples=16,
                                 n_inference_samples=64, early_stopping=True, random_state=0)
-    model = RecalibratedRegressor(estimator, cv=3, discrete=True).fit(X, k)
+    model = RecalibratedRegressor(estimator, cv=3, discrete=True, n_fits=1).fit(X, k)
     # The final model's own held-out rows get randomised PIT values in their
     # intervals, with the uniform draws of those same rows.
     rows = model.estimator_.validation_indices_

@@ -147,7 +147,7 @@ def test_several_fits_need_a_random_state_parameter():
     X, y = sample_data(200, seed=37)
     with pytest.raises(ValueError, match="UnseededRegressor has no random_state parameter"):
         RecalibratedRegressor(UnseededRegressor(), cv=3, n_fits=2).fit(X, y)
-    model = RecalibratedRegressor(UnseededRegressor(), cv=3).fit(X, y)
+    model = RecalibratedRegressor(UnseededRegressor(), cv=3, n_fits=1).fit(X, y)
     assert isinstance(model.predict_dist(X[:2]).base, GaussianMixtureDistribution)
     with pytest.raises(ValueError, match="n_fits"):
         RecalibratedRegressor(UnseededRegressor(), n_fits=0).fit(X, y)
