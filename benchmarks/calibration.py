@@ -42,8 +42,9 @@ the mixture of the two raw fits; ``two-fits-no-map`` is that mixture
 without a map. Only splits with both fits are tabulated when either variant
 is asked for. The reconstruction leaves out what the library adds to the
 map, the PIT of the final mixture on the rows that both final fits held out
-for early stopping (about 1 % of the rows); ``--verify`` shows the
-difference it makes where ``fit1`` is saved.
+for early stopping (about 1 % of the rows); where ``fit1`` is saved,
+``--verify`` shows the difference that makes, and that the reconstruction
+with those rows added is the library's.
 
 With ``--quantiles``, stage 1 also saves every model's test quantiles at the
 399 levels 0.0025, 0.005, ..., 0.9975, and stage 2 can tabulate the variant
@@ -112,6 +113,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import reduce
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +125,7 @@ from sklearn.model_selection import KFold
 import skebm
 from skebm.calibration import CalibrationMap, RecalibratedRegressor, calibration_error, pit
 from skebm.calibration._discrete import dequantise, pit_intervals, randomised_pit
-from skebm.calibration._regressor import _fit_random_state, _fit_seed
+from skebm.calibration._regressor import _fit_random_state, _fit_seed, _mixture_dist
 from skebm.datasets import make_blob_images, make_brando2019, make_gustafsson2020
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
@@ -207,20 +209,26 @@ def fit_split(name: str, split: int, args) -> dict:
     saved["fit_seconds"] = time.perf_counter() - start
     if discrete:
         saved["train_cdf"] = train_cdf  # the held-out PIT intervals, (n, 2)
-    saved["val_cdf"] = validation_cdf(models[0], X, y, discrete)
+    saved["val_cdf"] = own_rows_cdf(models[0], X, y, discrete)
     return saved
 
 
-def validation_cdf(model, X, y, discrete: bool) -> np.ndarray:
-    """The raw model's PIT intervals on its own early-stopping rows, ``(m, 2)``.
+def validation_cdf(dist, y_rows, discrete: bool) -> np.ndarray:
+    """PIT intervals ``(m, 2)`` of held-out rows' targets under their distributions ``dist``.
 
-    Continuous targets: both columns hold ``F(y)``. These are what
+    Continuous targets: both columns hold ``F(y)``. On the raw model's own
+    early-stopping rows (``validation_indices_``) these are what
     ``RecalibratedRegressor`` adds to the cross-fitted PIT values.
     """
-    rows = model.validation_indices_
     if discrete:
-        return np.stack(pit_intervals(model.predict_dist(X[rows]), y[rows]), axis=1)
-    return np.repeat(pit(model, X[rows], y[rows])[:, None], 2, axis=1)
+        return np.stack(pit_intervals(dist, y_rows), axis=1)
+    return np.repeat(pit(dist, None, y_rows)[:, None], 2, axis=1)
+
+
+def own_rows_cdf(model, X, y, discrete: bool) -> np.ndarray:
+    """The raw model's :func:`validation_cdf` on its own early-stopping rows."""
+    rows = model.validation_indices_
+    return validation_cdf(model.predict_dist(X[rows]), y[rows], discrete)
 
 
 def add_validation(name: str, split: int, path: Path, args) -> None:
@@ -240,7 +248,7 @@ def add_validation(name: str, split: int, path: Path, args) -> None:
     if difference > 1e-9:
         raise RuntimeError(f"{name} split {split}: the refit differs from the saved raw model "
                            f"(max test CDF difference {difference:.2e}); val_cdf not added")
-    saved["val_cdf"] = validation_cdf(model, X, y, discrete)
+    saved["val_cdf"] = own_rows_cdf(model, X, y, discrete)
     np.savez(path, **saved)
     print(f"{name} split {split}: val_cdf added ({len(saved['val_cdf'])} rows; refit reproduced "
           f"the saved test CDF to {difference:.1e})", flush=True)
@@ -263,8 +271,11 @@ def recalibrated_values(saved, variant: str, n_knots="auto", continuous_map=Fals
             test_logpdf=np.logaddexp(logpdf, saved["fit1_test_logpdf"]) - np.log(2))
         if "train_cdf" in saved:
             mixture["train_cdf"] = (saved["train_cdf"] + saved["fit1_train_cdf"]) / 2
-        return recalibrated_values(mixture, "raw" if variant == "two-fits-no-map"
-                                   else "refit-fold-pit", n_knots, continuous_map)
+        if "mixture_val_cdf" in saved:  # only --verify has the rows both final fits held out
+            mixture["val_cdf"] = saved["mixture_val_cdf"]
+        mapped = "refit" if "val_cdf" in mixture else "refit-fold-pit"
+        return recalibrated_values(mixture, "raw" if variant == "two-fits-no-map" else mapped,
+                                   n_knots, continuous_map)
     if variant == "fold-mixture":  # the fold models averaged, no map
         return cdf[1:].mean(axis=0), np.log(np.mean(np.exp(logpdf[1:]), axis=0))
 
@@ -470,27 +481,43 @@ def tabulate(args) -> None:
 
 
 def verify(name: str, args) -> None:
-    """Split 0 of one data set through RecalibratedRegressor: same PIT as the saved values?"""
+    """Split 0 of one data set through RecalibratedRegressor: same PIT as the saved values?
+
+    With ``n_fits=2`` the comparison is made twice: as tabulated, and with
+    the PIT of the library's final mixture on the rows both its final fits
+    held out, which the saved values lack, added to the map.
+    """
     X, y, X_test, y_test = load_split(name, 0)
     saved = load_saved(Path(args.results) / f"{name}_0.npz")
     points = test_points(name, y_test)
+    discrete = name in DISCRETE
     settings = [(False, 1, "refit"), (True, 1, "ensemble")]
-    if "fit1_test_cdf" in saved:  # the reconstruction leaves out the rows both final fits held out
+    if "fit1_test_cdf" in saved:
         settings.append((False, 2, "two-fits"))
     for ensemble, n_fits, variant in settings:
         model = RecalibratedRegressor(make_model(args.model, 0), ensemble=ensemble,
-                                      discrete=name in DISCRETE, n_fits=n_fits,
+                                      discrete=discrete, n_fits=n_fits,
                                       cv=KFold(args.cv, shuffle=True, random_state=0)).fit(X, y)
-        cdf, logpdf = recalibrated_values(saved, variant)
         dist = model.predict_dist(X_test)
-        if name in DISCRETE:  # the saved values are the CDF at k -+ 0.5; compare log P(Y = k)
-            logpdf = np.log(cdf[:, 1] - cdf[:, 0])
-            model_logpdf = np.log(np.diff(dist.cdf(points), axis=1)[:, 0])
+        model_cdf = dist.cdf(points)
+        if discrete:  # the saved values are the CDF at k -+ 0.5; compare log P(Y = k)
+            model_logpdf = np.log(np.diff(model_cdf, axis=1)[:, 0])
         else:
             model_logpdf = dist.logpdf(y_test)
-        print(f"{name} split 0, ensemble={ensemble}, n_fits={n_fits}: max |CDF difference| "
-              f"{np.max(np.abs(dist.cdf(points) - cdf)):.2e}, max |log-likelihood difference| "
-              f"{np.max(np.abs(model_logpdf - logpdf)):.2e}")
+        reconstructions = [("", saved)]
+        if n_fits == 2:
+            rows = reduce(np.intersect1d, [fit.validation_indices_ for fit in model.fits_[0]])
+            own = validation_cdf(_mixture_dist(model.fits_[0], X[rows]), y[rows], discrete)
+            reconstructions = [(" (as tabulated)", saved),
+                               (f" (with the {len(rows)} rows both final fits held out)",
+                                {**saved, "mixture_val_cdf": own})]
+        for label, values in reconstructions:
+            cdf, logpdf = recalibrated_values(values, variant)
+            if discrete:
+                logpdf = np.log(cdf[:, 1] - cdf[:, 0])
+            print(f"{name} split 0, ensemble={ensemble}, n_fits={n_fits}{label}: max |CDF "
+                  f"difference| {np.max(np.abs(model_cdf - cdf)):.2e}, max |log-likelihood "
+                  f"difference| {np.max(np.abs(model_logpdf - logpdf)):.2e}", flush=True)
 
 
 def main() -> None:

@@ -136,3 +136,21 @@ def test_two_fits_variant_mixes_each_models_fits_and_learns_the_map_on_the_fold_
                                mixed_cdf)
     with pytest.raises(ValueError, match="--fit 1"):
         calibration.recalibrated_values(first, "two-fits")
+
+
+def test_two_fits_variant_adds_the_final_mixtures_own_rows_when_given():
+    # --verify's reconstruction: the final mixture's PIT on the rows both final fits held out.
+    rng = np.random.default_rng(3)
+    saved = {"test_cdf": rng.random((3, 30, 1)), "test_logpdf": rng.normal(size=(3, 30)),
+             "train_pit": rng.random(80) ** 2, "fit1_test_cdf": rng.random((3, 30, 1)),
+             "fit1_test_logpdf": rng.normal(size=(3, 30)),
+             "fit1_train_pit": rng.random(80) ** 0.5}
+    own = rng.random(7) ** 3
+    mixed_map = calibration.CalibrationMap(
+        np.concatenate([(saved["train_pit"] + saved["fit1_train_pit"]) / 2, own]))
+    mixed_cdf = (saved["test_cdf"][0] + saved["fit1_test_cdf"][0]) / 2
+    with_own = {**saved, "mixture_val_cdf": np.repeat(own[:, None], 2, axis=1)}
+    np.testing.assert_allclose(calibration.recalibrated_values(with_own, "two-fits")[0],
+                               mixed_map(mixed_cdf))
+    assert not np.allclose(calibration.recalibrated_values(saved, "two-fits")[0],
+                           mixed_map(mixed_cdf))
