@@ -517,7 +517,8 @@ def verify(name: str, args) -> None:
                 logpdf = np.log(cdf[:, 1] - cdf[:, 0])
             print(f"{name} split 0, ensemble={ensemble}, n_fits={n_fits}{label}: max |CDF "
                   f"difference| {np.max(np.abs(model_cdf - cdf)):.2e}, max |log-likelihood "
-                  f"difference| {np.max(np.abs(model_logpdf - logpdf)):.2e}", flush=True)
+                  f"difference| {np.max(np.abs(model_logpdf - logpdf)):.2e}, mean "
+                  f"log-likelihood difference {np.mean(model_logpdf - logpdf):+.2e}", flush=True)
 
 
 def main() -> None:
