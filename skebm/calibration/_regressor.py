@@ -54,7 +54,9 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
       cross-fitted values come from the fold models, the others are the
       only out-of-sample evidence on the final model itself, whose
       calibration can differ from theirs
-      (one fit's calibration varies from fit to fit). The fold models
+      (one fit's calibration varies from fit to fit); with ``n_fits > 1``
+      only the rows that every final fit held out count, which are few
+      (see below). The fold models
       should still resemble the final one: models trained on fewer rows are
       not calibrated like those trained on more (on small data sets even the
       direction differs from one data set to another), so the default ten
@@ -89,7 +91,12 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     missed on two (``benchmarks/RESULTS.md``, issue 12). Fitting and
     predicting cost ``n_fits`` times as much as with ``n_fits=1``. Without
     ``ensemble``, the final mixture's own early-stopping rows are those that
-    every one of its fits held out.
+    every one of its fits held out; each fit draws its own with its seed, so
+    two fits that each hold out 10 % of the rows share about 1 %, and the
+    map rests almost entirely on the fold mixtures. When the estimator's
+    ``random_state`` is None, fit 0 is unseeded and the later fits' seeds
+    are drawn from NumPy's global generator, so, like the fits themselves,
+    they differ from run to run.
 
     Only 1-D targets are supported: a per-marginal map would not give a
     consistent joint density. For multi-dimensional targets, diagnose the
