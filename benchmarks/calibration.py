@@ -125,7 +125,12 @@ from sklearn.model_selection import KFold
 import skebm
 from skebm.calibration import CalibrationMap, RecalibratedRegressor, calibration_error, pit
 from skebm.calibration._discrete import dequantise, pit_intervals, randomised_pit
-from skebm.calibration._regressor import _fit_random_state, _fit_seed, _mixture_dist
+from skebm.calibration._regressor import (
+    _early_stopping_rows,
+    _fit_random_state,
+    _fit_seed,
+    _mixture_dist,
+)
 from skebm.datasets import make_blob_images, make_brando2019, make_gustafsson2020
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
@@ -506,7 +511,7 @@ def verify(name: str, args) -> None:
             model_logpdf = dist.logpdf(y_test)
         reconstructions = [("", saved)]
         if n_fits == 2:
-            rows = reduce(np.intersect1d, [fit.validation_indices_ for fit in model.fits_[0]])
+            rows = reduce(np.intersect1d, [_early_stopping_rows(fit) for fit in model.fits_[0]])
             own = validation_cdf(_mixture_dist(model.fits_[0], X[rows]), y[rows], discrete)
             reconstructions = [(" (as tabulated)", saved),
                                (f" (with the {len(rows)} rows both final fits held out)",
