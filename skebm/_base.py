@@ -82,11 +82,6 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "augmentation": [None, StrOptions(AUGMENTATIONS)],
     }
 
-    def _store_params(self, arguments: dict) -> None:
-        """Store every ``__init__`` argument unchanged, as scikit-learn requires."""
-        for name in self._get_param_names():
-            setattr(self, name, arguments[name])
-
     # ------------------------------------------------------------ hooks
     @abstractmethod
     def _build_module(self, input_shape: tuple[int, ...], target_dim: int) -> torch.nn.Module:

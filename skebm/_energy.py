@@ -141,6 +141,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
     def __init__(
         self,
         feature_extractor="auto",
+        *,
         feature_extractor_kwargs=None,
         input_bins="auto",
         channel_axis=None,
@@ -166,7 +167,31 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         warm_start=False,
         mixed_precision=False,
     ):
-        self._store_params(locals())
+        self.feature_extractor = feature_extractor
+        self.feature_extractor_kwargs = feature_extractor_kwargs
+        self.input_bins = input_bins
+        self.channel_axis = channel_axis
+        self.augmentation = augmentation
+        self.noise = noise
+        self.sigmas = sigmas
+        self.n_components = n_components
+        self.n_noise_samples = n_noise_samples
+        self.hidden_size = hidden_size
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.background_weight = background_weight
+        self.proposal_weight = proposal_weight
+        self.n_inference_samples = n_inference_samples
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.mixed_precision = mixed_precision
 
     def _check_extra_params(self) -> None:
         if self.sigmas is None:
