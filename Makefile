@@ -1,23 +1,31 @@
 # Two entry points for a fresh machine: `make quickstart` and `make test`.
-# Each creates (once) a local virtual environment in .venv and installs skebm into it.
+# Each creates (once) a local virtual environment in .venv and installs skebm into it:
+# the quickstart with matplotlib only, the tests with their tool chain as well.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+QUICKSTART_STAMP := $(VENV)/.skebm-quickstart-installed
 STAMP := $(VENV)/.skebm-installed
 
 .PHONY: quickstart test test-all lint clean figure examples docs
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip >/dev/null
+
+$(QUICKSTART_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e ".[plot]"
+	touch $(QUICKSTART_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e ".[test,plot]"
 	touch $(STAMP)
 
-quickstart: $(STAMP)
+quickstart: $(QUICKSTART_STAMP)
 	$(BIN)/python examples/quickstart.py
 
 # The README's figure, from the quickstart with its full settings.
-figure: $(STAMP)
+figure: $(QUICKSTART_STAMP)
 	$(BIN)/python examples/quickstart.py --output docs/quickstart.png
 
 # Every example with its fast settings (what tests/test_examples.py runs).
