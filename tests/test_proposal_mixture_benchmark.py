@@ -1,4 +1,4 @@
-"""benchmarks/proposal_mixture.py: the mixture's NLL from the two log-densities."""
+"""benchmarks/archive/proposal_mixture.py: the mixture's NLL from the two log-densities."""
 
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import load_benchmark
 
-proposal_mixture = load_benchmark("proposal_mixture")
+proposal_mixture = load_benchmark("archive/proposal_mixture")
 
 
 def test_mixture_nll_is_each_density_at_the_ends_and_their_average_between():

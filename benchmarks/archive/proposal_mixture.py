@@ -12,8 +12,8 @@ chosen on the test rows: the grid is fixed; the per-split best is printed
 only as an upper bound of what a weight chosen on held-out rows could gain.
 Continuous targets only (the UCI sets but wine, and ``diabetes``).
 
-Run: ``python benchmarks/proposal_mixture.py --datasets diabetes concrete
-yacht energy --splits 0 10 [--results FILE]``
+Run: ``PYTHONPATH=benchmarks python benchmarks/archive/proposal_mixture.py --datasets
+diabetes concrete yacht energy --splits 0 10 [--results FILE]``
 """
 
 from __future__ import annotations

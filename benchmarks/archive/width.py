@@ -9,8 +9,8 @@ best is the true density's, printed beside), the RMSE of ``predict`` and the
 fit time, per seed and as the mean, together with the width ``"auto"``
 picks for that many rows.
 
-Run: ``python benchmarks/width.py [--rows 3000 20000] [--widths 32 64 128]
-[--seeds 0 1] [--threads 1]``
+Run: ``PYTHONPATH=benchmarks python benchmarks/archive/width.py [--rows 3000 20000]
+[--widths 32 64 128] [--seeds 0 1] [--threads 1]``
 """
 
 from __future__ import annotations
