@@ -554,7 +554,7 @@ def auto_hidden_size(n_rows: int) -> int:
     power of two, so that the number of weights (quadratic in the width)
     grows with the rows, capped at 64 (width 128 measured no better than 64
     on 20 000 synthetic rows and fitted 2.3 times slower; see
-    ``benchmarks/width.py``).
+    ``benchmarks/archive/width.py``).
 
     Parameters
     ----------
