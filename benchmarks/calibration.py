@@ -20,7 +20,7 @@ the same fitted models:
    f(y)`` with the raw model and one map fitted on all cross-fitted PIT
    values together with the raw model's PIT on its own early-stopping rows,
    as the library does; ``refit-fold-pit`` is the map on the cross-fitted
-   values alone (the library before session 13); ``ensemble=True`` gives the
+   values alone (without the raw model's own rows); ``ensemble=True`` gives the
    equal-weight mixture ``mean_k R_k(F_k(y))`` of the fold models, each with
    the map fitted on its own held-out PIT values. ``--member-spread`` adds,
    per data set, how much one fit's calibration varies: the fold models scored
@@ -100,7 +100,7 @@ probabilities of the integers are calibrated, and by the discrete NLL
 maps to the held-out randomised PIT values with the continuous
 ``CalibrationMap`` (for comparison; not what the library does).
 
-Acceptance (issue 12): after recalibration every level within +-3 points,
+Acceptance: after recalibration every level within +-3 points,
 test NLL not worse than raw by more than 0.02 nats.
 
 Run (from ``benchmarks/``): ``python calibration.py --datasets yacht:20

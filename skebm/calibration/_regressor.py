@@ -88,7 +88,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     the error a map corrects, and mixing fits averages part of that
     variation away: with two fits the recalibrated coverage is within 3
     points of every level on all nine benchmark data sets, where one fit
-    missed on two (``benchmarks/RESULTS.md``, issue 12). Fitting and
+    missed on two (``benchmarks/RESULTS.md``). Fitting and
     predicting cost ``n_fits`` times as much as with ``n_fits=1``. Without
     ``ensemble``, the final mixture's own early-stopping rows are those that
     every one of its fits held out; each fit draws its own with its seed, so

@@ -32,7 +32,7 @@ class EnergyHead(nn.Module):
       itself, ``f = log q + g``, makes ``q``, which is trained towards ``p``,
       chase its own correction). Measured against ``m`` left out, it lowers
       the test NLL on both toy sets and on four of the six UCI tables
-      (``benchmarks/RESULTS.md``, issue 10).
+      (``benchmarks/RESULTS.md``).
     * A broad Gaussian base measure (``s = base_std``, in the standardised
       target units the estimators use). Far outside the data it makes ``f``
       fall to minus infinity faster than the ReLU network can grow, so
