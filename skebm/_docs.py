@@ -19,7 +19,7 @@ SHARED_ENTRIES = {
     "feature_extractor": """\
 feature_extractor : {"auto", "mlp", "cnn", "resnet18"}, callable or nn.Module, default="auto"
     Network mapping inputs to features h_x. ``"mlp"`` is a two-layer ReLU
-    MLP of width ``hidden_size`` (images are flattened); ``"cnn"`` a small
+    MLP of width ``4 * hidden_size`` (images are flattened); ``"cnn"`` a small
     convolutional net (:class:`skebm.nn.ConvExtractor`, 64 features) that
     trains in minutes on a CPU for 32x32 to 64x64 images; ``"resnet18"``
     the paper's ResNet-18 backbone (:class:`skebm.nn.ResNet18Extractor`,
@@ -147,7 +147,7 @@ random_state : int, RandomState or None, default=None
     kernels are not all deterministic.""",
     "verbose": """\
 verbose : int, default=0
-    Print per-epoch losses (a progress bar if tqdm is installed).""",
+    Show a progress bar over epochs with the current losses (tqdm).""",
     "warm_start": """\
 warm_start : bool, default=False
     Continue training the fitted network on the next ``fit`` call. The

@@ -382,7 +382,7 @@ def _restore(checkpoint, module, optimizer, schedule, generator, average) -> Non
 
 
 def _progress_bar(config: TrainingConfig):
-    """A tqdm bar over epochs when ``verbose`` is set and tqdm is installed."""
+    """A tqdm bar over epochs when ``verbose`` is set (plain lines if tqdm fails to import)."""
     if not config.verbose:
         return None
     try:

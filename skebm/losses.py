@@ -1,4 +1,4 @@
-"""Training objectives as pure tensor functions (paper eqs. 5, 6 and 8).
+"""Loss terms as pure tensor functions (paper eqs. 5, 6 and 8).
 
 Which parameters a loss may train is part of its definition, so the functions
 detach what must be treated as a constant:

@@ -5,7 +5,7 @@ The reference has one page per top-level public module or package (``skebm``,
 ``skebm.metrics``, ``skebm.nn``, ...) listing the names in its ``__all__``, and
 one page per public name. Submodules of a public package (``skebm.nn.conv``)
 get no page of their own: what they export must be exported by their package,
-which :func:`undocumented_names` checks (``tests/test_docs_api.py`` runs it).
+which :func:`undocumented_names` checks (``tests/test_docstrings.py`` runs it).
 
 Each class page documents the public methods and properties that skebm itself
 defines; the ones inherited from scikit-learn or PyTorch (``get_params``,
