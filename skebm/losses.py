@@ -1,5 +1,8 @@
 """Loss terms as pure tensor functions (paper eqs. 5, 6 and 8).
 
+:mod:`skebm.objectives` combines them into the loss of one minibatch for each
+way skebm trains a network.
+
 Which parameters a loss may train is part of its definition, so the functions
 detach what must be treated as a constant:
 
