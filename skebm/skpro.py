@@ -8,7 +8,7 @@ one) as an skpro ``BaseProbaRegressor``, so that skpro's ``predict_proba``,
 and ``benchmarking.evaluate`` work with it. Its ``predict_proba`` returns a
 :class:`SkebmDistribution`, whose ``pdf``, ``log_pdf``, ``cdf``, ``ppf``,
 ``mean``, ``var`` and ``sample`` are those of the skebm distribution itself
-(closed form for mixtures, the dense grid for energy models), not an
+(closed form for mixtures, adaptive quadrature for energy models), not an
 empirical approximation; its ``energy`` (behind skpro's CRPS) integrates the
 CDF on a fine grid instead of sampling. Only 1-D targets are supported, as skpro scores each
 target column separately.
