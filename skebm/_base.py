@@ -23,10 +23,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from skebm._augmentation import AUGMENTATIONS, augmented_loss
 from skebm._batches import InputBatches
+from skebm._docs import fill_shared_docs
 from skebm._inputs import input_scaler, model_inputs, validate_inputs
 from skebm._preprocessing import Standardizer, quantile_bin_edges
 from skebm._training import TrainingConfig, auto_schedule, train
 from skebm._validation import as_float_array, weighted_mean
+from skebm._weights import training_weights, weighted_moments
 from skebm.distributions import ConditionalDistribution
 from skebm.exceptions import DeviceWarning
 from skebm.nn import (
@@ -56,6 +58,7 @@ _ARCHITECTURE_PARAMS = ("feature_extractor", "feature_extractor_kwargs", "input_
                         "hidden_size", "n_components", "mixed_precision", "channel_axis")
 
 
+@fill_shared_docs
 class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
     """Common machinery; subclasses implement the abstract hooks below."""
 
@@ -106,7 +109,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model to inputs ``X`` and targets ``y``.
 
         Parameters
@@ -116,6 +119,18 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             or (n, C, H, W), uint8 or float (see ``channel_axis`` for the layout).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Training targets.
+        {sample_weight}
+            Each training epoch visits the rows in proportion to their
+            weights (systematic resampling), the early-stopping score is the
+            weighted mean held-out log-likelihood, and the target
+            standardisation uses the weighted mean and standard deviation.
+            The input scaling and the bin edges of the input encoding are
+            computed from the rows of positive weight without their weights:
+            they only place the inputs where the network resolves them, and
+            should cover every row it trains on however rarely it is
+            visited. Rules that count rows (``"auto"`` early stopping,
+            ``hidden_size`` and ``background_weight``) count the rows of
+            positive weight.
 
         Returns
         -------
@@ -150,11 +165,11 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         ``torch.set_num_threads`` yourself there.
         """
         draft = self._shallow_copy()
-        draft._fit(X, y)
+        draft._fit(X, y, sample_weight)
         self.__dict__ = draft.__dict__  # one assignment publishes the whole fitted state
         return self
 
-    def _fit(self, X, y) -> None:
+    def _fit(self, X, y, sample_weight=None) -> None:
         """Fit this (private) copy of the estimator; see :meth:`fit`."""
         self._check_extra_params()
         reuse = self.warm_start and hasattr(self, "module_")
@@ -164,6 +179,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if np.asarray(y).dtype.kind in "US":  # numbers written as text, as sklearn accepts
             y = as_float_array(y, "y", parse_strings=True)
         X, y = validate_inputs(self, X, y, reset=not reuse)
+        rows, weights = training_weights(sample_weight, X)
+        if rows is not None:  # rows of zero weight are removed before anything is computed
+            X, y = X[rows], y[rows]
         targets = y.reshape(len(y), -1)
         if reuse:
             self._check_warm_start(targets)
@@ -176,7 +194,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             self._input_bin_edges = (quantile_bin_edges(self._input_scaler.transform(X),
                                                         self.input_bins_)
                                      if self.input_bins_ else None)
-            self._target_scaler = _target_standardizer(targets)
+            self._target_scaler = _target_standardizer(targets, weights)
             standard = (targets - self._target_scaler.mean) / self._target_scaler.scale
             margin = max(1.0, 0.1 * float(np.ptp(standard)))
             self._grid_bounds = (float(standard.min()) - margin, float(standard.max()) + margin)
@@ -198,7 +216,10 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
                 torch.manual_seed(int(seeds[0]))
                 self.module_ = self._build_module(tuple(inputs.shape[1:]), self._target_dim)
         self.module_.to(self.device_)
-        history = self._train(inputs, standard_targets, int(seeds[1]))
+        weight_tensor = None if weights is None else torch.from_numpy(weights)
+        history = self._train(inputs, standard_targets, int(seeds[1]), weight_tensor)
+        if rows is not None:  # indices of the rows passed to fit
+            self.validation_indices_ = rows[self.validation_indices_]
         self.n_iter_ = len(history)
         # A warm start continues the epoch count and the history, as in skorch.
         previous = self.history_ if reuse else []
@@ -246,14 +267,16 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
                 "represent them. Set warm_start=False to fit on the new range."
             )
 
-    def _train(self, inputs: InputBatches, targets: torch.Tensor, seed: int) -> list[dict]:
+    def _train(self, inputs: InputBatches, targets: torch.Tensor, seed: int,
+               sample_weight: torch.Tensor | None = None) -> list[dict]:
         generator = torch.Generator().manual_seed(seed)
         device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         validation_score, n_iter_no_change, held_out = None, None, None
         self.validation_indices_ = np.empty(0, dtype=np.intp)
         if self._uses_early_stopping(inputs.shape[0]):
-            inputs, targets, validation_score, held_out, self.validation_indices_ = (
-                self._split_validation(inputs, targets, generator))
+            inputs, targets, sample_weight, validation_score, held_out, \
+                self.validation_indices_ = self._split_validation(inputs, targets, generator,
+                                                                  sample_weight)
             n_iter_no_change = self.n_iter_no_change
         max_epochs, validation_period = self.max_epochs, 1
         if max_epochs == "auto":
@@ -272,16 +295,18 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             augmentation_generator = torch.Generator(device=self.device_).manual_seed(seed + 3)
             batch_loss = augmented_loss(batch_loss, self.augmentation, augmentation_generator)
         history = train(self.module_, batch_loss, inputs, targets, config, generator,
-                        self.device_, validation_score, self._trained_extractors())
+                        self.device_, validation_score, self._trained_extractors(),
+                        sample_weight)
         self._fit_predictive_mixture(held_out)
         return history
 
     def _fit_predictive_mixture(self, held_out: tuple | None) -> None:
         """Set the fitted weights of the predictive mixture, after training.
 
-        ``held_out`` is ``(inputs, targets)`` of the early-stopping rows
-        (targets in user units, ``(n, d)``), or ``None`` when no rows were
-        held out. The base class has no such weights.
+        ``held_out`` is ``(inputs, targets, weights)`` of the early-stopping
+        rows (targets in user units, ``(n, d)``; weights ``(n,)`` or ``None``
+        for equal weights), or ``None`` when no rows were held out. The base
+        class has no such weights.
         """
 
     def _trained_extractors(self) -> list[torch.nn.Module]:
@@ -299,7 +324,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         objective = self._objective(generator.device)
         return lambda inputs, targets: objective(module, (inputs, targets), generator)
 
-    def _split_validation(self, inputs, targets, generator):
+    def _split_validation(self, inputs, targets, generator, sample_weight=None):
         n_rows = inputs.shape[0]
         n_validation = int(round(self.validation_fraction * n_rows))
         if n_validation < 1 or n_validation >= n_rows:
@@ -312,14 +337,19 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         scaler = self._target_scaler
         held_out_targets = targets[held_out].double().numpy() * scaler.scale + scaler.mean
 
-        def validation_score() -> np.ndarray:
+        held_out_weights = (None if sample_weight is None
+                            else sample_weight[held_out].numpy())
+
+        def validation_score() -> float:
             # The bare network: over-fitting shows as held-out rows it deems impossible,
             # the very signal the background would hide.
             dist = self._distribution(inputs[held_out], background=False)
-            return dist.logpdf(_squeeze(held_out_targets))  # per row: mean and its error
+            return weighted_mean(dist.logpdf(_squeeze(held_out_targets)), held_out_weights)
 
-        return (inputs[kept], targets[kept], validation_score,
-                (inputs[held_out], held_out_targets), np.sort(held_out.numpy()).astype(np.intp))
+        return (inputs[kept], targets[kept],
+                None if sample_weight is None else sample_weight[kept], validation_score,
+                (inputs[held_out], held_out_targets, held_out_weights),
+                np.sort(held_out.numpy()).astype(np.intp))
 
     def _check_extra_params(self) -> None:
         """Hook for checks that need more than ``_parameter_constraints``."""
@@ -602,8 +632,11 @@ def _as_targets(y, n_rows: int, target_dim: int) -> np.ndarray:
     return values
 
 
-def _target_standardizer(targets: np.ndarray) -> Standardizer:
+def _target_standardizer(targets: np.ndarray, weights: np.ndarray | None = None) -> Standardizer:
     """Standardisation of the targets, with a scale no smaller than their magnitude allows.
+
+    With ``weights``, the mean and standard deviation are the weighted ones
+    (a row of weight 2 counts as two copies of it).
 
     Float64 resolves about 16 digits, so targets near 1e18 are represented only
     in steps of 128. A scale of at least ``_RELATIVE_SCALE_FLOOR * |mean|``
@@ -614,6 +647,9 @@ def _target_standardizer(targets: np.ndarray) -> Standardizer:
     densities would be far too wide: they are refused with advice instead.
     """
     scaler = Standardizer(targets)
+    if weights is not None:
+        scaler.mean, scale = weighted_moments(targets, weights)
+        scaler.scale = np.where(scaler.constant, 1.0, scale)
     floor = _RELATIVE_SCALE_FLOOR * np.abs(scaler.mean)
     squeezed = ~scaler.constant & (scaler.scale < 0.5 * floor)
     if np.any(squeezed):

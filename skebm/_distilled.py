@@ -199,7 +199,8 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
             )
         return EnergyNetwork(extractor, target_dim, self.hidden_size_)
 
-    def _train(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int) -> list[dict]:
+    def _train(self, inputs: torch.Tensor, targets: torch.Tensor, seed: int,
+               sample_weight: torch.Tensor | None = None) -> list[dict]:
         module = self.module_
         if module.teacher is None and self.teacher_weight > 0:  # warm start without one
             with _GLOBAL_SEED_LOCK, torch.random.fork_rng(devices=[]):
@@ -207,7 +208,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
                 teacher = self._build_teacher(tuple(inputs.shape[1:]), self._target_dim,
                                               module.student)
             module.teacher = teacher.to(self.device_)
-        history = super()._train(inputs, targets, seed)
+        history = super()._train(inputs, targets, seed, sample_weight)
         if not self.keep_teacher:
             module.teacher = None
         return history

@@ -165,6 +165,14 @@ mixed_precision : bool, default=False
     float32). Meant for CUDA with image extractors, where it roughly halves
     the extractor's time and memory; on CPUs without bfloat16 support it is
     usually slower.""",
+    # ------------------------------------------------------------ fit arguments
+    "sample_weight": """\
+sample_weight : array-like of shape (n_samples,), default=None
+    Non-negative row weights; ``None`` weighs rows equally. A row of
+    integer weight k counts as k copies of it (in expectation: training is
+    stochastic), and rows of weight 0 are left out as if removed. Negative,
+    non-finite or all-zero weights, or a length other than ``n_samples``,
+    raise a ValueError. Only the relative weights matter.""",
     # ------------------------------------------------------------ attributes
     "background_weight_": """\
 background_weight_ : float
@@ -215,6 +223,8 @@ _PLACEHOLDER = re.compile(r"^(?P<indent>[ ]*)\{(?P<name>\w+)\}$", re.MULTILINE)
 def fill_shared_docs(cls: type) -> type:
     """Class decorator: replace each ``{name}`` line of the docstring by its shared entry.
 
+    The docstrings of the methods the class defines are filled in the same way.
+
     Raises
     ------
     KeyError
@@ -226,4 +236,7 @@ def fill_shared_docs(cls: type) -> type:
 
     if cls.__doc__ is not None:  # None under ``python -OO``
         cls.__doc__ = _PLACEHOLDER.sub(entry, cls.__doc__)
+    for method in vars(cls).values():  # methods defined by the class itself
+        if callable(method) and getattr(method, "__doc__", None):
+            method.__doc__ = _PLACEHOLDER.sub(entry, method.__doc__)
     return cls

@@ -247,7 +247,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         if held_out is None:
             self.proposal_weight_ = 0.0
             return
-        inputs, targets = held_out
+        inputs, targets, weights = held_out
         energy = self._distribution(inputs, background=False)
         points = targets[:, None, :]
         log_p = energy._logpdf_points(points)[:, 0]
@@ -258,4 +258,4 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         log_background = Background(self.background_weight_, scaler.mean,
                                     scaler.scale).log_density(points)[:, 0]
         self.proposal_weight_ = stacking_weight(log_p, log_q, log_background,
-                                                self.background_weight_)
+                                                self.background_weight_, weights)

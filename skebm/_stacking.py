@@ -25,7 +25,7 @@ _BISECTION_STEPS = 60
 
 
 def stacking_weight(log_p: np.ndarray, log_q: np.ndarray, log_background: np.ndarray,
-                    background_weight: float) -> float:
+                    background_weight: float, sample_weight: np.ndarray | None = None) -> float:
     """The weight ``a`` in [0, 1] that gives held-out rows the highest mean log-likelihood.
 
     The likelihood of a row is that of the predictive density,
@@ -43,6 +43,10 @@ def stacking_weight(log_p: np.ndarray, log_q: np.ndarray, log_background: np.nda
         the proposal and the background; ``-inf`` allowed where a density is 0.
     background_weight : float
         The background's weight ε in [0, 1).
+    sample_weight : ndarray of shape (n,), optional
+        Positive weights of the rows: the means above are then weighted
+        means, and the standard error uses Kish's effective number of rows
+        ``(sum w)^2 / sum w^2``.
 
     Returns
     -------
@@ -70,7 +74,7 @@ def stacking_weight(log_p: np.ndarray, log_q: np.ndarray, log_background: np.nda
         density = mixed(weight)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(density > 0.0, (q - p) / density, towards)
-        return float(np.mean(share))
+        return float(np.average(share, weights=sample_weight))
 
     if slope(0.0) <= 0.0:
         return 0.0
@@ -87,10 +91,25 @@ def stacking_weight(log_p: np.ndarray, log_q: np.ndarray, log_background: np.nda
         best = 0.5 * (low + high)
     with np.errstate(divide="ignore", invalid="ignore"):
         gains = np.log(mixed(best)) - np.log(mixed(0.0))
-    gains = gains[~np.isnan(gains)]  # rows no weight gives any density
+    counted = ~np.isnan(gains)  # rows no weight gives any density
+    gains = gains[counted]
     if np.any(np.isposinf(gains)):  # rows the energy alone deems impossible
         return best
     if len(gains) < 2:
         return 0.0
-    standard_error = np.std(gains, ddof=1) / np.sqrt(len(gains))
-    return best if np.mean(gains) > standard_error else 0.0
+    if sample_weight is None:
+        mean_gain = np.mean(gains)
+        standard_error = np.std(gains, ddof=1) / np.sqrt(len(gains))
+    else:
+        mean_gain, standard_error = _weighted_mean_and_error(gains, sample_weight[counted])
+    return best if mean_gain > standard_error else 0.0
+
+
+def _weighted_mean_and_error(values: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Weighted mean of ``values`` and its standard error, with Kish's effective count."""
+    mean = np.average(values, weights=weights)
+    effective = np.sum(weights) ** 2 / np.sum(np.square(weights))
+    if effective <= 1.0:
+        return float(mean), np.inf
+    variance = np.average(np.square(values - mean), weights=weights) * effective / (effective - 1)
+    return float(mean), float(np.sqrt(variance / effective))

@@ -22,7 +22,7 @@ from skebm._batches import InputBatches, as_batches, to_device
 from skebm.exceptions import TrainingDivergedError
 
 __all__ = ["AVERAGE_DECAY", "BATCH_NORM_ROWS", "STEP_BUDGET", "ParameterAverage",
-           "TrainingConfig", "auto_schedule", "train"]
+           "TrainingConfig", "auto_schedule", "epoch_order", "train"]
 
 BatchLoss = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict]]
 
@@ -79,6 +79,7 @@ def train(
     device: torch.device,
     validation_score: Callable[[], float | np.ndarray] | None = None,
     extractors: Sequence[nn.Module] = (),
+    sample_weight: torch.Tensor | None = None,
 ) -> list[dict]:
     """Train ``module`` by minimising ``batch_loss`` over minibatches.
 
@@ -111,6 +112,12 @@ def train(
         extractors). Their batch-normalisation statistics are recomputed from
         the training inputs whenever the averaged parameters are checked or
         returned (see Notes).
+    sample_weight : Tensor of shape (n,), optional
+        Positive weights of the training rows. Each epoch then visits ``n``
+        rows drawn by systematic resampling with probabilities proportional
+        to the weights, in random order (see :func:`epoch_order`), so that the
+        minibatch losses are weighted means in expectation; ``None`` visits
+        every row once per epoch.
 
     Notes
     -----
@@ -125,8 +132,9 @@ def train(
     neighbouring checks differed by up to 0.33 nats). So, as for stochastic weight
     averaging, the statistics of the batch-norm layers in ``extractors`` are
     recomputed for the averaged parameters by a pass over (at most
-    :data:`BATCH_NORM_ROWS` evenly spaced) training inputs, without gradients
-    or random numbers: the training trajectory is unchanged.
+    :data:`BATCH_NORM_ROWS` evenly spaced, in cumulative weight when
+    ``sample_weight`` is given) training inputs, without gradients or random
+    numbers: the training trajectory is unchanged.
 
     Returns
     -------
@@ -164,8 +172,9 @@ def train(
             checkpoint = _snapshot(module, optimizer, schedule, generator, average)
             checkpoint_epoch = epoch
         module.train()
-        parts_sum = _run_epoch(module, batch_loss, inputs, targets, batch_size, optimizer,
-                               schedule, generator, device, average)
+        order = epoch_order(n_rows, generator, sample_weight)
+        parts_sum = _run_epoch(module, batch_loss, inputs, targets, order, batch_size,
+                               optimizer, schedule, device, average)
         if parts_sum is None or not _all_finite(module):
             recoveries += 1
             _restore(checkpoint, module, optimizer, schedule, generator, average)
@@ -189,7 +198,7 @@ def train(
             module.eval()
             with average.applied():
                 # The best state below is copied with these statistics (no step in between).
-                _refresh_batch_norm(extractors, inputs, batch_size, device)
+                _refresh_batch_norm(extractors, inputs, batch_size, device, sample_weight)
                 last_score = _mean(validation_score())
             record["validation_score"] = last_score
         history.append(record)
@@ -216,7 +225,7 @@ def train(
         module.load_state_dict(best_state)
     else:
         average.copy_to_module()
-        _refresh_batch_norm(extractors, inputs, batch_size, device)
+        _refresh_batch_norm(extractors, inputs, batch_size, device, sample_weight)
     module.eval()
     if not _all_finite(module):
         raise TrainingDivergedError(
@@ -229,19 +238,25 @@ def train(
 
 @torch.no_grad()
 def _refresh_batch_norm(extractors: Sequence[nn.Module], inputs: InputBatches,
-                        batch_size: int, device: torch.device) -> None:
+                        batch_size: int, device: torch.device,
+                        sample_weight: torch.Tensor | None = None) -> None:
     """Recompute the running statistics of the batch-norm layers in ``extractors``.
 
     Each statistic becomes the plain average over minibatches of at most
-    :data:`BATCH_NORM_ROWS` evenly spaced training rows, normalised as in
-    training. The layers' momentum and the modules' train/eval modes are kept.
+    :data:`BATCH_NORM_ROWS` evenly spaced training rows (evenly spaced in
+    cumulative ``sample_weight`` when given), normalised as in training. The
+    layers' momentum and the modules' train/eval modes are kept.
     """
     norms = [layer for extractor in extractors for layer in extractor.modules()
              if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.track_running_stats]
     if not norms:
         return
     n_rows = inputs.shape[0]
-    rows = torch.linspace(0, n_rows - 1, min(n_rows, BATCH_NORM_ROWS)).round().long()
+    n_picked = min(n_rows, BATCH_NORM_ROWS)
+    if sample_weight is None:
+        rows = torch.linspace(0, n_rows - 1, n_picked).round().long()
+    else:
+        rows = _systematic_rows(sample_weight, (torch.arange(n_picked) + 0.5) / n_picked)
     momenta = [layer.momentum for layer in norms]
     modes = [extractor.training for extractor in extractors]
     for layer in norms:
@@ -323,10 +338,57 @@ def _mean(scores) -> float:
     return float(np.mean(np.asarray(scores, dtype=np.float64)))
 
 
-def _run_epoch(module, batch_loss, inputs, targets, batch_size, optimizer, schedule,
-               generator, device, average) -> dict | None:
-    """One pass over shuffled minibatches; ``None`` if a loss was not finite."""
-    order = torch.randperm(inputs.shape[0], generator=generator)
+def epoch_order(n_rows: int, generator: torch.Generator,
+                sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The training rows one epoch visits, in order.
+
+    Without weights, a random permutation of the ``n_rows`` rows. With
+    positive ``sample_weight``, ``n_rows`` rows drawn by systematic resampling
+    (one uniform offset, then evenly spaced points in cumulative weight) and
+    shuffled: row ``i`` appears ``n_rows * w_i / sum(w)`` times rounded up or
+    down, so over the epochs a row of weight 2 is visited as often as two
+    copies of a row of weight 1 would be, with far less variation than
+    independent draws.
+
+    Parameters
+    ----------
+    n_rows : int
+        Training rows.
+    generator : torch.Generator
+        CPU source of the offset and the shuffle.
+    sample_weight : Tensor of shape (n_rows,), optional
+        Positive row weights.
+
+    Returns
+    -------
+    Tensor of shape (n_rows,), dtype int64
+        Row indices.
+
+    Examples
+    --------
+    >>> import torch
+    >>> order = epoch_order(4, torch.Generator().manual_seed(0), torch.tensor([3., 1., 0., 0.]))
+    >>> sorted(order.tolist())
+    [0, 0, 0, 1]
+    """
+    order = torch.randperm(n_rows, generator=generator)
+    if sample_weight is None:
+        return order
+    offset = torch.rand(1, generator=generator, dtype=torch.float64)
+    return _systematic_rows(sample_weight, (torch.arange(n_rows) + offset) / n_rows)[order]
+
+
+def _systematic_rows(sample_weight: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """The rows whose share of the cumulative weight holds each of ``points`` in [0, 1)."""
+    cumulative = torch.cumsum(sample_weight.double(), dim=0)
+    cumulative = cumulative / cumulative[-1]
+    rows = torch.searchsorted(cumulative, points.double(), right=True)
+    return rows.clamp(max=len(sample_weight) - 1)
+
+
+def _run_epoch(module, batch_loss, inputs, targets, order, batch_size, optimizer, schedule,
+               device, average) -> dict | None:
+    """One pass over minibatches of the rows ``order``; ``None`` if a loss was not finite."""
     parts_sum: dict[str, float] = {}
     for start, stop in _batch_bounds(inputs.shape[0], batch_size):
         index = order[start:stop]
