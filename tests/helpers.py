@@ -1,6 +1,9 @@
 """Data, settings and loaders shared by the tests."""
 
+import importlib
 import importlib.util
+import inspect
+import pkgutil
 import sys
 from pathlib import Path
 
@@ -11,6 +14,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 FAST = dict(max_epochs=3, n_noise_samples=32, hidden_size=16, random_state=0)
 """Settings for tests that need a fitted model, not a good one."""
+
+TINY = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)
+"""Smaller still: for tests that only check the scikit-learn contract (shapes, errors)."""
 
 
 def assert_same_fit(actual, expected):
@@ -34,10 +40,9 @@ def tiny_estimators():
     """Factories of tiny, seeded estimators of each kind, by name."""
     from skebm import DistilledMDNRegressor, EnergyRegressor
 
-    tiny = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)
     return {
-        "energy": lambda **kw: EnergyRegressor(**{**tiny, "n_inference_samples": 64, **kw}),
-        "distilled": lambda **kw: DistilledMDNRegressor(**{**tiny, **kw}),
+        "energy": lambda **kw: EnergyRegressor(**{**TINY, "n_inference_samples": 64, **kw}),
+        "distilled": lambda **kw: DistilledMDNRegressor(**{**TINY, **kw}),
     }
 
 
@@ -60,3 +65,28 @@ def load_benchmark(name: str):
     finally:
         sys.path.remove(str(BENCHMARKS))
     return module
+
+
+def skebm_estimator_classes() -> list[type]:
+    """Every concrete scikit-learn estimator class that skebm defines, found by import.
+
+    Walks every module of the package (private ones too), as scikit-learn's
+    ``all_estimators`` does, so an estimator missing from ``__all__`` is still
+    found. A module whose optional dependency is not installed is skipped.
+    """
+    from sklearn.base import BaseEstimator
+
+    import skebm
+
+    found = set()
+    for info in pkgutil.walk_packages(skebm.__path__, prefix="skebm."):
+        try:
+            module = importlib.import_module(info.name)
+        except ModuleNotFoundError as error:
+            if (error.name or "skebm").split(".")[0] == "skebm":
+                raise
+            continue
+        found.update(cls for _, cls in inspect.getmembers(module, inspect.isclass)
+                     if issubclass(cls, BaseEstimator) and cls.__module__.startswith("skebm.")
+                     and not inspect.isabstract(cls) and not cls.__name__.startswith(("_", "Base")))
+    return sorted(found, key=lambda cls: cls.__name__)
