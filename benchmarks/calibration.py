@@ -197,7 +197,7 @@ def fit_split(name: str, split: int, args) -> dict:
             bounds = pit_intervals(fold_model.predict_dist(X[held_out]), y[held_out])
             train_cdf[held_out] = np.stack(bounds, axis=1)
         else:
-            train_cdf[held_out] = pit(fold_model, X[held_out], y[held_out])[:, None]
+            train_cdf[held_out] = pit(y[held_out], fold_model.predict_dist(X[held_out]))[:, None]
         train_fold[held_out] = k
         models.append(fold_model)
     train_pit = (randomised_pit(train_cdf[:, 0], train_cdf[:, 1], uniforms) if discrete
@@ -227,7 +227,7 @@ def validation_cdf(dist, y_rows, discrete: bool) -> np.ndarray:
     """
     if discrete:
         return np.stack(pit_intervals(dist, y_rows), axis=1)
-    return np.repeat(pit(dist, None, y_rows)[:, None], 2, axis=1)
+    return np.repeat(pit(y_rows, dist)[:, None], 2, axis=1)
 
 
 def own_rows_cdf(model, X, y, discrete: bool) -> np.ndarray:

@@ -53,7 +53,8 @@ def main() -> None:
         start = time.perf_counter()
         model = make(seed).fit(X_train, y_train)
         fit_brando = time.perf_counter() - start
-        nll = grid_negative_log_likelihood(y_test, model.predict_dist(X_test), -12.5, 12.5, 8192)
+        nll = grid_negative_log_likelihood(y_test, model.predict_dist(X_test),
+                                           low=-12.5, high=12.5, n_points=8192)
         rows.append([seed, kl, fit_toy, nll, fit_brando])
         share = (f", proposal weights {toy_weight:.3f} / {model.proposal_weight_:.3f}"
                  if hasattr(model, "proposal_weight_") else "")

@@ -55,7 +55,7 @@ def evaluate(build, X_train, y_train, X_test, y_test) -> list:
     dist = model.predict_dist(X_test)
     r2 = r2_score(y_test, dist.mean())
     nll = -float(np.mean(dist.logpdf(y_test)))
-    coverage = interval_coverage(y_test, dist, 0.9)
+    coverage = interval_coverage(y_test, dist, confidence=0.9)
     predict_seconds = time.perf_counter() - start
     return [fit_seconds, fit_seconds / model.n_iter_, r2, nll, coverage, predict_seconds]
 

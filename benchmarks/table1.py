@@ -46,7 +46,8 @@ def evaluate(dataset: str, model) -> float:
     if dataset == "gustafsson2020":
         return gustafsson2020_kl(model)
     X_test, y_test = load_toy("brando2019", "test")
-    return grid_negative_log_likelihood(y_test, model.predict_dist(X_test), -12.5, 12.5, 8192)
+    return grid_negative_log_likelihood(y_test, model.predict_dist(X_test),
+                                        low=-12.5, high=12.5, n_points=8192)
 
 
 def configurations():

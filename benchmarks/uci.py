@@ -130,7 +130,7 @@ def evaluate(dist, y_test: np.ndarray, discrete: bool) -> dict:
 
 
 def run_skebm(method, params, X_train, y_train, X_test, y_test, seed, discrete) -> dict:
-    from skebm.metrics import predict_dist
+    from skebm.pipeline import predict_dist
 
     model = make_skebm(method, params, seed)
     start = time.perf_counter()

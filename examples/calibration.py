@@ -68,8 +68,9 @@ def main() -> None:
           + "  calibration error  log-likelihood")
     for name, fitted in (("raw", raw), ("recalibrated", recalibrated)):
         dist = fitted.predict_dist(X_test)
-        coverage = "".join(f"{interval_coverage(y_test, dist, level):>7.3f}" for level in LEVELS)
-        error = calibration_error(pit(dist, None, y_test))
+        coverage = "".join(f"{interval_coverage(y_test, dist, confidence=level):>7.3f}"
+                           for level in LEVELS)
+        error = calibration_error(pit(y_test, dist))
         print(f"{name:<14}{coverage}  {error:>17.4f}  {fitted.score(X_test, y_test):>14.4f}")
 
     hist_ax, _ = plot_calibration(raw, X_test, y_test, recalibrated=recalibrated)

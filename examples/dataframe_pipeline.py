@@ -27,7 +27,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from skebm import EnergyRegressor
-from skebm.metrics import crps, interval_coverage, predict_dist
+from skebm.metrics import crps, interval_coverage
+from skebm.pipeline import predict_dist
 
 NUMERIC = ["distance_km", "hour"]
 CATEGORICAL = ["weather", "vehicle"]
@@ -77,11 +78,11 @@ def main() -> None:
 
     # Pipeline.score is the regressor's score: the mean log-likelihood.
     print(f"\nTest log-likelihood   : {model.score(test, y_test):.3f}")
-    # A Pipeline has no predict_dist method; skebm.metrics.predict_dist passes X
+    # A Pipeline has no predict_dist method; skebm.pipeline.predict_dist passes X
     # through the transformers and asks the final regressor (the scorers do the same).
     dist = predict_dist(model, test)
     print(f"Test CRPS (minutes)   : {crps(y_test, dist):.3f}")
-    print(f"90% interval coverage : {interval_coverage(y_test, dist, 0.9):.3f}")
+    print(f"90% interval coverage : {interval_coverage(y_test, dist, confidence=0.9):.3f}")
 
     lower, upper = dist.interval(0.9)
     report = test.head(8).assign(

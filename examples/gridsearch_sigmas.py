@@ -68,10 +68,10 @@ def main() -> None:
     print(f"\nSelected sigmas: {search.best_params_['sigmas']}")
 
     proposal = EnergyRegressor(noise="mdn", random_state=0, **settings).fit(X, y)
-    baseline_kl = gustafsson2020_kl(search.best_estimator_, n_grid)
+    baseline_kl = gustafsson2020_kl(search.best_estimator_, n_grid=n_grid)
     print("\nKL(p_true || p_model), lower is better:")
     print(f"  NCE baseline, selected sigmas : {baseline_kl:.4f}")
-    print(f"  learned proposal (no tuning)  : {gustafsson2020_kl(proposal, n_grid):.4f}")
+    print(f"  learned proposal (no tuning)  : {gustafsson2020_kl(proposal, n_grid=n_grid):.4f}")
 
 
 if __name__ == "__main__":

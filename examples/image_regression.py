@@ -66,7 +66,7 @@ def main() -> None:
     low, high = dist.interval(0.9)
     print(f"R^2             {r2_score(y_test, mean):.3f}")
     print(f"test NLL        {-np.mean(dist.logpdf(y_test)):.3f}  (mean -log p(y | image))")
-    print(f"90% coverage    {interval_coverage(y_test, dist, 0.9):.3f}")
+    print(f"90% coverage    {interval_coverage(y_test, dist, confidence=0.9):.3f}")
     print("\n count | predicted mean | 90% interval")
     for index in np.argsort(y_test)[:: max(1, len(y_test) // 6)]:
         print(f"{y_test[index]:6.1f} | {mean[index]:14.1f} | "

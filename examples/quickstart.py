@@ -83,11 +83,11 @@ def plot_figure(model, X, y, kl: float, n_grid: int):
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True,
                                          layout="constrained")
     style = dict(n_grid=n_grid, cmap="viridis", norm=PowerNorm(0.5, vmin=0.0, vmax=4.0))
-    plot_conditional_density(gustafsson2020_log_density, PLOT_RANGE, PLOT_RANGE,
+    plot_conditional_density(gustafsson2020_log_density, x_range=PLOT_RANGE, y_range=PLOT_RANGE,
                              X=X, y=y, ax=left, **style)
     left.set_title("True density p(y | x) and training data")
     model_samples = model.sample(X, n_samples=1)[:, 0]  # one draw from p(y | x) per input
-    plot_conditional_density(model, PLOT_RANGE, PLOT_RANGE, X=X, y=model_samples,
+    plot_conditional_density(model, x_range=PLOT_RANGE, y_range=PLOT_RANGE, X=X, y=model_samples,
                              ax=right, **style)
     right.set_title(f"EnergyRegressor and samples from it (KL = {kl:.3f})")
     return figure

@@ -3,7 +3,8 @@
 Needs matplotlib, an optional dependency: ``pip install "skebm[plot]"``.
 Every function draws on a given matplotlib ``Axes`` (or a new figure when
 ``ax`` is None) and returns that ``Axes``, so plots compose with
-``plt.subplots``.
+``plt.subplots``. Every function takes the fitted ``model`` first, then the
+data the plot needs (``X``, ``y``) and then keyword-only options.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from skebm.pipeline import predict_dist
+
 __all__ = ["plot_calibration", "plot_conditional_density", "plot_prediction_intervals"]
 
 _RANGE_MARGIN = 0.05
@@ -19,11 +22,11 @@ _RANGE_MARGIN = 0.05
 
 def plot_conditional_density(
     model,
-    x_range=None,
-    y_range=None,
     *,
     X=None,
     y=None,
+    x_range=None,
+    y_range=None,
     truth=None,
     n_grid=200,
     ax=None,
@@ -45,13 +48,13 @@ def plot_conditional_density(
         ``log_density(x, y)`` that broadcasts its arguments, such as
         :func:`skebm.datasets.gustafsson2020_log_density` (to draw a known
         density the same way).
-    x_range, y_range : tuple of float, optional
-        Plotted ranges ``(low, high)``. By default the range of ``X`` (of ``y``)
-        plus a 5% margin; required when ``X`` (``y``) is not given.
     X : array-like of shape (n_samples, 1) or (n_samples,), optional
         Inputs of samples to scatter.
     y : array-like of shape (n_samples,), optional
         Targets of the samples to scatter, together with ``X``.
+    x_range, y_range : tuple of float, optional
+        Plotted ranges ``(low, high)``. By default the range of ``X`` (of ``y``)
+        plus a 5% margin; required when ``X`` (``y``) is not given.
     truth : callable, optional
         A true log density ``log_density(x, y)`` (broadcasting) drawn as contour
         lines over the heat map.
@@ -118,7 +121,7 @@ def plot_conditional_density(
 
 
 def plot_prediction_intervals(
-    estimator,
+    model,
     X,
     y=None,
     *,
@@ -131,9 +134,10 @@ def plot_prediction_intervals(
 
     Parameters
     ----------
-    estimator : fitted estimator
-        Has ``predict_dist`` returning 1-D target distributions with
-        ``interval`` and ``mean``.
+    model : fitted estimator or Pipeline
+        Has ``predict_dist`` (or is a Pipeline ending in such an estimator)
+        returning distributions of a 1-D target with ``interval`` and
+        ``mean``.
     X : array-like or DataFrame of shape (n_samples, n_features)
         Inputs at which to predict.
     y : array-like of shape (n_samples,), optional
@@ -172,7 +176,7 @@ def plot_prediction_intervals(
     if kind not in ("band", "bars"):
         raise ValueError(f"kind must be 'band' or 'bars', got {kind!r}.")
     values, label = _feature_values(X, feature)
-    dist = estimator.predict_dist(X)
+    dist = predict_dist(model, X)
     if getattr(dist, "target_dim", 1) != 1:
         raise ValueError("plot_prediction_intervals needs a model of a 1-D target.")
     targets = None if y is None else np.asarray(y, dtype=np.float64).reshape(-1)
@@ -275,8 +279,8 @@ def plot_calibration(model, X, y, *, recalibrated=None, n_bins=20, labels=None, 
     levels = np.linspace(0.0, 1.0, 201)
     for index, (current, label) in enumerate(zip(models, labels)):
         is_model = hasattr(current, "predict_dist") or hasattr(current, "steps")
-        values = pit(current, X if is_model else None, y, discrete=discrete,
-                     random_state=random_state)
+        dist = predict_dist(current, X) if is_model else current
+        values = pit(y, dist, discrete=discrete, random_state=random_state)
         if values.ndim != 1:
             raise ValueError("plot_calibration needs a model of a 1-D target.")
         name = f"{label} (calibration error {calibration_error(values):.3f})"

@@ -29,7 +29,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from skebm.distributions import ConditionalDistribution
-from skebm.metrics import predict_dist
+from skebm.pipeline import predict_dist
 
 __all__ = ["SkebmDistribution", "SkebmProbaRegressor"]
 

@@ -1,5 +1,7 @@
 """Tests for skebm.metrics against closed forms, using small fake distributions."""
 
+import inspect
+
 import numpy as np
 import properscoring
 import pytest
@@ -269,7 +271,8 @@ def test_coverage_rejects_invalid_confidence(confidence):
 def test_kl_of_identical_densities_is_zero():
     y_grid = np.linspace(-6, 6, 1001)
     log_density = stats.norm.logpdf(y_grid[None, :], np.array([[-1.0], [0.0], [2.0]]), 0.7)
-    assert kl_divergence_on_grid(log_density, log_density, y_grid) == pytest.approx(0, abs=1e-12)
+    value = kl_divergence_on_grid(log_density, log_density, y_grid=y_grid)
+    assert value == pytest.approx(0, abs=1e-12)
 
 
 @pytest.mark.parametrize(("shift", "scale"), [(1.0, 1.0), (0.5, 2.0), (-2.0, 0.5)])
@@ -278,14 +281,14 @@ def test_kl_of_gaussians_matches_closed_form(shift, scale):
     truth = stats.norm.logpdf(y_grid, 0.0, 1.0)[None, :]
     model = stats.norm.logpdf(y_grid, shift, scale)[None, :]
     expected = _gaussian_kl(0.0, 1.0, shift, scale)
-    assert kl_divergence_on_grid(truth, model, y_grid) == pytest.approx(expected, rel=1e-4)
+    assert kl_divergence_on_grid(truth, model, y_grid=y_grid) == pytest.approx(expected, rel=1e-4)
 
 
 def test_kl_averages_over_rows():
     y_grid = np.linspace(-15, 15, 6001)
     truth = stats.norm.logpdf(y_grid, 0.0, 1.0)[None, :].repeat(2, axis=0)
     model = np.stack([stats.norm.logpdf(y_grid, 0.0, 1.0), stats.norm.logpdf(y_grid, 2.0, 1.0)])
-    assert kl_divergence_on_grid(truth, model, y_grid) == pytest.approx(1.0, rel=1e-4)
+    assert kl_divergence_on_grid(truth, model, y_grid=y_grid) == pytest.approx(1.0, rel=1e-4)
 
 
 def test_kl_weights_points_by_cell_width_on_an_uneven_grid():
@@ -293,7 +296,7 @@ def test_kl_weights_points_by_cell_width_on_an_uneven_grid():
     truth = stats.norm.logpdf(y_grid, 0.0, 1.0)[None, :]
     model = stats.norm.logpdf(y_grid, 1.0, 1.5)[None, :]
     expected = _gaussian_kl(0.0, 1.0, 1.0, 1.5)
-    assert kl_divergence_on_grid(truth, model, y_grid) == pytest.approx(expected, rel=1e-3)
+    assert kl_divergence_on_grid(truth, model, y_grid=y_grid) == pytest.approx(expected, rel=1e-3)
 
 
 def test_kl_is_large_but_finite_when_model_density_is_zero_where_truth_is_not():
@@ -301,7 +304,7 @@ def test_kl_is_large_but_finite_when_model_density_is_zero_where_truth_is_not():
     truth = stats.norm.logpdf(y_grid, 0.0, 1.0)[None, :]
     with np.errstate(divide="ignore"):
         model = np.log(((y_grid >= 0) & (y_grid <= 1)).astype(float))[None, :]
-    value = kl_divergence_on_grid(truth, model, y_grid)
+    value = kl_divergence_on_grid(truth, model, y_grid=y_grid)
     assert np.isfinite(value) and value > 100
 
 
@@ -312,16 +315,16 @@ def test_kl_is_large_but_finite_when_model_density_is_zero_everywhere(truth_is_z
     if truth_is_zero:  # the protocol's 1e-30 offset still gives the truth mass everywhere
         truth = np.full((1, 101), -np.inf)
     model = np.full((1, 101), -np.inf)
-    value = kl_divergence_on_grid(truth, model, y_grid)
+    value = kl_divergence_on_grid(truth, model, y_grid=y_grid)
     assert np.isfinite(value) and value > 500  # -log(smallest float) - log(101) = 703
 
 
 def test_kl_rejects_mismatched_shapes():
     y_grid = np.linspace(-1, 1, 5)
     with pytest.raises(ValueError, match="shape"):
-        kl_divergence_on_grid(np.zeros((2, 5)), np.zeros((3, 5)), y_grid)
+        kl_divergence_on_grid(np.zeros((2, 5)), np.zeros((3, 5)), y_grid=y_grid)
     with pytest.raises(ValueError, match="match y_grid"):
-        kl_divergence_on_grid(np.zeros((2, 4)), np.zeros((2, 4)), y_grid)
+        kl_divergence_on_grid(np.zeros((2, 4)), np.zeros((2, 4)), y_grid=y_grid)
 
 
 def test_kl_rejects_nan_densities():
@@ -329,12 +332,12 @@ def test_kl_rejects_nan_densities():
     model = np.zeros((1, 5))
     model[0, 2] = np.nan
     with pytest.raises(ValueError, match="model_log_density contains NaN"):
-        kl_divergence_on_grid(np.zeros((1, 5)), model, y_grid)
+        kl_divergence_on_grid(np.zeros((1, 5)), model, y_grid=y_grid)
 
 
 def test_kl_rejects_a_grid_that_is_not_increasing():
     with pytest.raises(ValueError, match="strictly increasing"):
-        kl_divergence_on_grid(np.zeros((1, 3)), np.zeros((1, 3)), np.array([0.0, 2.0, 1.0]))
+        kl_divergence_on_grid(np.zeros((1, 3)), np.zeros((1, 3)), y_grid=np.array([0.0, 2.0, 1.0]))
 
 
 # ------------------------------------------------------------------ Gustafsson KL
@@ -365,7 +368,7 @@ def test_gustafsson_kl_of_a_gaussian_fit_is_clearly_positive():
     y_grid = np.linspace(-3, 3, 256)
     truth = gustafsson2020_log_density(y_grid[:, None], y_grid[None, :])
     model = stats.norm.logpdf(y_grid)[None, :].repeat(256, axis=0)
-    expected = kl_divergence_on_grid(truth, model, y_grid)
+    expected = kl_divergence_on_grid(truth, model, y_grid=y_grid)
     value = gustafsson2020_kl(WideGaussian(), n_grid=256)
     assert value == pytest.approx(expected) and value > 1.0
 
@@ -432,7 +435,7 @@ def test_grid_nll_matches_closed_form_for_normalised_densities():
     mean, std = np.array([0.0, 1.0, -2.0]), np.array([1.0, 0.5, 2.0])
     y = np.array([0.3, 1.2, -1.0])
     expected = -np.mean(stats.norm.logpdf(y, mean, std))
-    got = metrics.grid_negative_log_likelihood(y, GaussianBatch(mean, std), -15, 15)
+    got = metrics.grid_negative_log_likelihood(y, GaussianBatch(mean, std), low=-15, high=15)
     assert got == pytest.approx(expected, abs=1e-6)
 
 
@@ -440,7 +443,7 @@ def test_grid_nll_normalises_unnormalised_densities():
     mean, std = np.array([0.0, 1.0]), np.array([1.0, 0.5])
     y = np.array([0.3, 1.2])
     expected = -np.mean(stats.norm.logpdf(y, mean, std))
-    got = metrics.grid_negative_log_likelihood(y, ShiftedGaussianBatch(mean, std), -15, 15)
+    got = metrics.grid_negative_log_likelihood(y, ShiftedGaussianBatch(mean, std), low=-15, high=15)
     assert got == pytest.approx(expected, abs=1e-6)
 
 
@@ -448,7 +451,7 @@ def test_grid_nll_normalises_unnormalised_densities():
 def test_grid_nll_rejects_bad_ranges(low, high):
     with pytest.raises(ValueError, match="low < high"):
         metrics.grid_negative_log_likelihood(np.zeros(1), GaussianBatch(np.zeros(1), np.ones(1)),
-                                             low, high)
+                                             low=low, high=high)
 
 
 # ------------------------------------------------------------ mixture CRPS
@@ -532,3 +535,38 @@ def test_scorer_rejects_estimators_without_predict_dist(regression_data):
     X, y = regression_data
     with pytest.raises(TypeError, match="predict_dist"):
         metrics.nll_scorer(LinearRegression().fit(X, y), X, y)
+
+
+# ------------------------------------------------------------ argument conventions
+@pytest.mark.parametrize(
+    "metric, leading",
+    [
+        (metrics.negative_log_likelihood, ["y_true", "dist"]),
+        (metrics.crps, ["y_true", "dist"]),
+        (metrics.interval_coverage, ["y_true", "dist"]),
+        (metrics.grid_negative_log_likelihood, ["y_true", "dist"]),
+        (metrics.kl_divergence_on_grid, ["true_log_density", "model_log_density"]),
+        (metrics.gustafsson2020_kl, ["estimator"]),
+    ],
+)
+def test_metrics_take_their_data_by_position_and_options_by_keyword(metric, leading):
+    parameters = list(inspect.signature(metric).parameters.values())
+    assert [p.name for p in parameters[: len(leading)]] == leading
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters[: len(leading)])
+    assert all(p.kind is p.KEYWORD_ONLY for p in parameters[len(leading):])
+
+
+def test_crps_refuses_a_positional_sample_count():
+    with pytest.raises(TypeError):
+        crps(np.zeros(2), GaussianBatch(np.zeros(2), 1.0), 10)
+
+
+def test_predict_dist_under_metrics_is_deprecated_for_skebm_pipeline(regression_data):
+    from skebm.pipeline import predict_dist
+
+    with pytest.warns(DeprecationWarning, match=r"skebm\.pipeline\.predict_dist"):
+        from skebm.metrics import predict_dist as old_predict_dist
+    assert old_predict_dist is predict_dist
+    assert "predict_dist" not in metrics.__all__
+    with pytest.raises(AttributeError, match="no_such_metric"):
+        metrics.no_such_metric  # noqa: B018

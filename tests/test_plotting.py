@@ -1,5 +1,6 @@
 """skebm.plotting: conditional-density heat maps and predictive-interval plots."""
 
+import inspect
 import warnings
 
 import numpy as np
@@ -13,7 +14,11 @@ from matplotlib.collections import PathCollection, PolyCollection, QuadMesh  # n
 
 from skebm import EnergyRegressor  # noqa: E402
 from skebm.datasets import gustafsson2020_log_density, make_gustafsson2020  # noqa: E402
-from skebm.plotting import plot_conditional_density, plot_prediction_intervals  # noqa: E402
+from skebm.plotting import (  # noqa: E402
+    plot_calibration,
+    plot_conditional_density,
+    plot_prediction_intervals,
+)
 
 FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=16, n_inference_samples=64,
             random_state=0)
@@ -47,7 +52,7 @@ def test_conditional_density_plot_writes_a_figure(toy, tmp_path):
 
 def test_heat_map_shows_the_model_density_on_the_grid(toy):
     model, _, _ = toy
-    ax = plot_conditional_density(model, (-3, 3), (-2, 2), n_grid=(30, 20))
+    ax = plot_conditional_density(model, x_range=(-3, 3), y_range=(-2, 2), n_grid=(30, 20))
     drawn = np.asarray(meshes(ax)[0].get_array()).reshape(20, 30)
     x_grid, y_grid = np.linspace(-3, 3, 30), np.linspace(-2, 2, 20)
     expected = model.predict_dist(x_grid[:, None]).pdf(np.broadcast_to(y_grid, (30, 20)))
@@ -55,7 +60,8 @@ def test_heat_map_shows_the_model_density_on_the_grid(toy):
 
 
 def test_a_callable_log_density_is_drawn_like_a_model():
-    ax = plot_conditional_density(gustafsson2020_log_density, (-3, 3), (-3, 3), n_grid=25)
+    ax = plot_conditional_density(gustafsson2020_log_density, x_range=(-3, 3), y_range=(-3, 3),
+                                  n_grid=25)
     drawn = np.asarray(meshes(ax)[0].get_array()).reshape(25, 25)
     grid = np.linspace(-3, 3, 25)
     expected = np.exp(gustafsson2020_log_density(grid[:, None], grid[None, :]))
@@ -81,8 +87,8 @@ def test_plot_ranges_default_to_the_samples_with_a_margin(toy):
 def test_draws_on_a_given_axes_and_passes_colour_options(toy):
     model, _, _ = toy
     _, (left, right) = plt.subplots(1, 2)
-    returned = plot_conditional_density(model, (-3, 3), (-3, 3), n_grid=10, ax=right, vmax=0.5,
-                                        cmap="magma")
+    returned = plot_conditional_density(model, x_range=(-3, 3), y_range=(-3, 3), n_grid=10,
+                                        ax=right, vmax=0.5, cmap="magma")
     assert returned is right and not meshes(left)
     assert meshes(right)[0].norm.vmax == 0.5
     assert meshes(right)[0].get_cmap().name == "magma"
@@ -93,14 +99,14 @@ def test_dataframe_fitted_model_is_queried_with_its_column_name():
     model = EnergyRegressor(**FAST).fit(pd.DataFrame({"dose": X[:, 0]}), y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plot_conditional_density(model, (-3, 3), (-3, 3), n_grid=10)
+        plot_conditional_density(model, x_range=(-3, 3), y_range=(-3, 3), n_grid=10)
 
 
 def test_conditional_density_needs_one_input_feature():
     rng = np.random.default_rng(0)
     model = EnergyRegressor(**FAST).fit(rng.normal(size=(50, 2)), rng.normal(size=50))
     with pytest.raises(ValueError, match="one input feature"):
-        plot_conditional_density(model, (-1, 1), (-1, 1))
+        plot_conditional_density(model, x_range=(-1, 1), y_range=(-1, 1))
 
 
 @pytest.mark.parametrize(
@@ -161,3 +167,36 @@ def test_interval_plot_rejects_bad_arguments(toy, kwargs, message):
     model, X, _ = toy
     with pytest.raises(ValueError, match=message):
         plot_prediction_intervals(model, X[:5], **kwargs)
+
+
+# ------------------------------------------------------------ argument conventions
+@pytest.mark.parametrize(
+    "plot, positional",
+    [
+        (plot_conditional_density, ["model"]),
+        (plot_prediction_intervals, ["model", "X", "y"]),
+        (plot_calibration, ["model", "X", "y"]),
+    ],
+)
+def test_plots_take_the_model_and_data_first_and_options_by_keyword(plot, positional):
+    parameters = [p for p in inspect.signature(plot).parameters.values()
+                  if p.kind is not p.VAR_KEYWORD]
+    assert [p.name for p in parameters[: len(positional)]] == positional
+    assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters[: len(positional)])
+    assert all(p.kind is p.KEYWORD_ONLY for p in parameters[len(positional):])
+
+
+def test_conditional_density_refuses_positional_ranges(toy):
+    with pytest.raises(TypeError):
+        plot_conditional_density(toy[0], (-3, 3), (-3, 3))
+
+
+def test_interval_plot_predicts_through_a_pipeline(toy):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    model, X, _ = toy
+    shift = FunctionTransformer(lambda values: values - 1.0).fit(X)
+    ax = plot_prediction_intervals(Pipeline([("shift", shift), ("model", model)]), X[:30] + 1.0)
+    mean = model.predict_dist(X[:30]).mean()[np.argsort(X[:30, 0], kind="stable")]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), mean)

@@ -31,9 +31,12 @@ PAGE_ORDER = [
     "skebm.distributions",
     "skebm.metrics",
     "skebm.calibration",
+    "skebm.ensemble",
     "skebm.plotting",
+    "skebm.pipeline",
     "skebm.datasets",
     "skebm.exceptions",
+    "skebm.objectives",
     "skebm.losses",
     "skebm.nn",
 ]
@@ -43,10 +46,13 @@ PAGE_TITLES = {
     "skebm.distributions": "Predicted distributions",
     "skebm.metrics": "Metrics and scorers",
     "skebm.calibration": "Calibration",
+    "skebm.ensemble": "Ensembles",
     "skebm.plotting": "Plotting",
+    "skebm.pipeline": "Pipelines",
     "skebm.datasets": "Data sets",
     "skebm.exceptions": "Exceptions and warnings",
-    "skebm.losses": "Training objectives",
+    "skebm.objectives": "Training objectives",
+    "skebm.losses": "Loss terms",
     "skebm.nn": "PyTorch building blocks",
 }
 

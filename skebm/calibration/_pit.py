@@ -6,12 +6,11 @@ import numpy as np
 
 from skebm.calibration._discrete import integer_values, pit_intervals, randomised_pit
 from skebm.distributions import ConditionalDistribution
-from skebm.metrics import predict_dist
 
 __all__ = ["calibration_error", "pit"]
 
 
-def pit(estimator_or_dist, X, y, *, discrete: bool = False, random_state=None) -> np.ndarray:
+def pit(y_true, dist, *, discrete: bool = False, random_state=0) -> np.ndarray:
     """Probability integral transform ``F(y_i | x_i)`` of each target, per marginal.
 
     For a calibrated model the PIT values of held-out data are uniform on
@@ -26,20 +25,22 @@ def pit(estimator_or_dist, X, y, *, discrete: bool = False, random_state=None) -
     judge the shape of the density inside each unit bin, which the
     dequantisation made up.)
 
+    The arguments are those of the metrics in :mod:`skebm.metrics`: the
+    targets, then the predicted distributions (``model.predict_dist(X)``, or
+    :func:`skebm.pipeline.predict_dist` for a Pipeline).
+
     Parameters
     ----------
-    estimator_or_dist : fitted estimator, Pipeline or ConditionalDistribution
-        A model with ``predict_dist`` (or a Pipeline ending in one), or a batch
-        of ``n`` predicted distributions.
-    X : array-like or None
-        Inputs of the estimator; must be None when a distribution is given.
-    y : array-like of shape (n,) or (n, d)
+    y_true : array-like of shape (n,) or (n, d)
         Targets; integers of a 1-D target with ``discrete=True``.
+    dist : ConditionalDistribution
+        Batch of ``n`` predicted distributions, one per target.
     discrete : bool, default=False
         Return the randomised PIT of integer targets.
-    random_state : int, Generator or None, default=None
-        Seed of the uniforms ``V`` of the randomised PIT (``None``: fresh
-        entropy); unused without ``discrete``.
+    random_state : int, Generator or None, default=0
+        Seed of the uniforms ``V`` of the randomised PIT; unused without
+        ``discrete``. The fixed default makes the values reproducible, as for
+        :func:`skebm.metrics.crps`; ``None`` draws fresh randomness each call.
 
     Returns
     -------
@@ -54,30 +55,29 @@ def pit(estimator_or_dist, X, y, *, discrete: bool = False, random_state=None) -
     >>> from skebm.distributions import GaussianMixtureDistribution
     >>> standard_normals = GaussianMixtureDistribution(
     ...     np.zeros((3, 1)), np.zeros((3, 1, 1)), np.ones((3, 1, 1)))
-    >>> pit(standard_normals, None, [0.0, -1.0, 1.0]).round(4)
+    >>> pit([0.0, -1.0, 1.0], standard_normals).round(4)
     array([0.5   , 0.1587, 0.8413])
-    >>> values = pit(standard_normals, None, [0, 0, 0], discrete=True, random_state=0)
+    >>> values = pit([0, 0, 0], standard_normals, discrete=True)
     >>> bool(np.all((0.3085 < values) & (values < 0.6915)))  # between F(-1/2) and F(1/2)
     True
     """
-    if isinstance(estimator_or_dist, ConditionalDistribution):
-        if X is not None:
-            raise ValueError("X must be None when a distribution is given instead of a model.")
-        dist = estimator_or_dist
-    else:
-        dist = predict_dist(estimator_or_dist, X)
-    targets = np.asarray(y)
+    if not isinstance(dist, ConditionalDistribution):
+        raise TypeError(
+            "dist must be a batch of predicted distributions, such as model.predict_dist(X), "
+            f"got {type(dist).__name__}."
+        )
+    targets = np.asarray(y_true)
     if dist.target_dim == 1 and targets.ndim == 2 and targets.shape[1] == 1:
         targets = targets[:, 0]
     if dist.target_dim == 1 and targets.ndim != 1:
-        raise ValueError(f"y must have shape (n,) for a 1-D target, got {targets.shape}.")
+        raise ValueError(f"y_true must have shape (n,) for a 1-D target, got {targets.shape}.")
     if discrete:
         if dist.target_dim != 1:
             raise ValueError("discrete=True supports 1-D targets only.")
         lower, upper = pit_intervals(dist, integer_values(targets))
         uniforms = np.random.default_rng(random_state).random(len(lower))
         return randomised_pit(lower, upper, uniforms)
-    points, _ = dist._points(targets, "y")  # validated (n, 1, d)
+    points, _ = dist._points(targets, "y_true")  # validated (n, 1, d)
     if dist.target_dim == 1:
         return np.clip(dist._cdf_points(points)[:, 0], 0.0, 1.0)
     # Marginal CDFs: the joint CDF with every other coordinate at +infinity.

@@ -27,7 +27,7 @@ from skebm.calibration._distribution import RecalibratedDistribution
 from skebm.calibration._map import CalibrationMap
 from skebm.calibration._mixture import EqualMixtureDistribution
 from skebm.calibration._pit import pit
-from skebm.metrics import predict_dist
+from skebm.pipeline import predict_dist
 
 __all__ = ["RecalibratedRegressor"]
 
@@ -324,7 +324,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         dist = _mixture_dist(fits, X)
         if self.discrete:
             return pit_intervals(dist, y)
-        values = pit(dist, None, y)
+        values = pit(y, dist)
         return values, values
 
     def _map(self, lower: np.ndarray, upper: np.ndarray) -> CalibrationMap:

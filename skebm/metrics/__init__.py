@@ -11,10 +11,13 @@ coverage of the central 90% interval: report it, but do not select models by it
 alone (wider intervals always cover more).
 """
 
+import warnings
+
 from skebm.metrics._grid import grid_negative_log_likelihood, kl_divergence_on_grid
-from skebm.metrics._scorers import coverage_scorer, crps_scorer, nll_scorer, predict_dist
+from skebm.metrics._scorers import coverage_scorer, crps_scorer, nll_scorer
 from skebm.metrics._scoring_rules import crps, interval_coverage, negative_log_likelihood
 from skebm.metrics._toy import gustafsson2020_kl
+from skebm.pipeline import predict_dist as _predict_dist
 
 __all__ = [
     "coverage_scorer",
@@ -26,5 +29,17 @@ __all__ = [
     "kl_divergence_on_grid",
     "negative_log_likelihood",
     "nll_scorer",
-    "predict_dist",
 ]
+
+
+def __getattr__(name: str):
+    # Deprecated location, kept for one release.
+    if name == "predict_dist":
+        warnings.warn(
+            "skebm.metrics.predict_dist moved to skebm.pipeline.predict_dist; the old "
+            "name will be removed in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _predict_dist
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

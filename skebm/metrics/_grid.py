@@ -18,7 +18,7 @@ _TRUE_DENSITY_OFFSET = 1e-30
 _MODEL_PROBABILITY_FLOOR = np.finfo(np.float64).tiny
 
 
-def kl_divergence_on_grid(true_log_density, model_log_density, y_grid) -> float:
+def kl_divergence_on_grid(true_log_density, model_log_density, *, y_grid) -> float:
     """KL(p_true || p_model) between densities discretised on a grid of targets.
 
     Each row holds one input x; both densities are exponentiated and normalised
@@ -53,7 +53,7 @@ def kl_divergence_on_grid(true_log_density, model_log_density, y_grid) -> float:
     >>> y_grid = np.linspace(-10, 10, 2001)
     >>> truth = norm.logpdf(y_grid, 0, 1)[None, :]
     >>> model = norm.logpdf(y_grid, 1, 1)[None, :]
-    >>> round(kl_divergence_on_grid(truth, model, y_grid), 4)  # exact: 0.5
+    >>> round(kl_divergence_on_grid(truth, model, y_grid=y_grid), 4)  # exact: 0.5
     0.5
     """
     y_grid = as_float_array(y_grid, "y_grid")
@@ -80,7 +80,7 @@ def kl_divergence_on_grid(true_log_density, model_log_density, y_grid) -> float:
 
 
 def grid_negative_log_likelihood(
-    y_true, dist, low: float, high: float, n_points: int = 8192
+    y_true, dist, *, low: float, high: float, n_points: int = 8192
 ) -> float:
     """Mean NLL with each density normalised on a fixed 1-D grid (the paper's protocol).
 
@@ -114,7 +114,7 @@ def grid_negative_log_likelihood(
     ...     def __init__(self, n): self.n = n
     ...     def __len__(self): return self.n
     ...     def logpdf(self, y): return norm.logpdf(y)
-    >>> value = grid_negative_log_likelihood(np.zeros(3), StandardNormals(3), -10, 10)
+    >>> value = grid_negative_log_likelihood(np.zeros(3), StandardNormals(3), low=-10, high=10)
     >>> round(value, 4)
     0.9189
     """

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from skebm.metrics._scoring_rules import crps, interval_coverage, negative_log_likelihood
+from skebm.pipeline import predict_dist
 
-__all__ = ["coverage_scorer", "crps_scorer", "nll_scorer", "predict_dist"]
+__all__ = ["coverage_scorer", "crps_scorer", "nll_scorer"]
 
 
 class _DistributionScorer:
@@ -23,35 +24,6 @@ class _DistributionScorer:
 
     def __repr__(self) -> str:
         return self._name
-
-
-def predict_dist(estimator, X):
-    """``estimator.predict_dist(X)``, also through a Pipeline ending in such an estimator.
-
-    Parameters
-    ----------
-    estimator : fitted estimator or Pipeline
-        A skebm estimator, or a Pipeline whose final step is one.
-    X : array-like
-        Inputs, as the estimator (or the Pipeline's first step) expects them.
-
-    Returns
-    -------
-    ConditionalDistribution
-        The predicted distributions of the rows of ``X``.
-    """
-    steps = getattr(estimator, "steps", None)
-    if steps is not None and not hasattr(estimator, "predict_dist"):
-        for _, transformer in steps[:-1]:
-            if transformer not in (None, "passthrough"):
-                X = transformer.transform(X)
-        estimator = steps[-1][1]
-    if not hasattr(estimator, "predict_dist"):
-        raise TypeError(
-            f"{type(estimator).__name__} has no predict_dist; the skebm scorers need a skebm "
-            "estimator or a Pipeline ending in one."
-        )
-    return estimator.predict_dist(X)
 
 
 nll_scorer = _DistributionScorer(negative_log_likelihood, -1.0, "nll_scorer")

@@ -12,7 +12,7 @@ from skebm.metrics._grid import kl_divergence_on_grid
 __all__ = ["gustafsson2020_kl"]
 
 
-def gustafsson2020_kl(estimator, n_grid: int = 2048) -> float:
+def gustafsson2020_kl(estimator, *, n_grid: int = 2048) -> float:
     """KL(p_true || p_model) on the toy problem of :func:`~skebm.datasets.make_gustafsson2020`.
 
     The paper's metric: ``n_grid`` inputs evenly spaced in [-3, 3], each with
@@ -50,4 +50,4 @@ def gustafsson2020_kl(estimator, n_grid: int = 2048) -> float:
     dist = estimator.predict_dist(x_grid.reshape(-1, 1))
     model_log_density = dist.logpdf(np.broadcast_to(y_grid, (n_grid, n_grid)))
     true_log_density = gustafsson2020_log_density(x_grid[:, None], y_grid[None, :])
-    return kl_divergence_on_grid(true_log_density, model_log_density, y_grid)
+    return kl_divergence_on_grid(true_log_density, model_log_density, y_grid=y_grid)

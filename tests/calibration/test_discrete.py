@@ -30,28 +30,28 @@ def coverage_errors(pit_values):
 # ------------------------------------------------------------ the randomised PIT
 def test_randomised_pit_of_the_correct_integer_model_is_uniform():
     X, k = sample_integer_data(4000, seed=1)
-    values = pit(integer_distribution(X), None, k, discrete=True, random_state=0)
+    values = pit(k, integer_distribution(X), discrete=True, random_state=0)
     assert stats.kstest(values, "uniform").pvalue > 0.01
 
 
 def test_continuous_pit_of_the_same_integers_is_not_uniform():
     X, k = sample_integer_data(4000, seed=1)
-    assert stats.kstest(pit(integer_distribution(X), None, k), "uniform").pvalue < 1e-6
+    assert stats.kstest(pit(k, integer_distribution(X)), "uniform").pvalue < 1e-6
 
 
 def test_randomised_pit_is_seeded_and_lies_in_each_integer_interval():
     X, k = sample_integer_data(500, seed=2)
     dist = integer_distribution(X)
-    values = pit(dist, None, k, discrete=True, random_state=3)
-    np.testing.assert_array_equal(pit(dist, None, k, discrete=True, random_state=3), values)
-    assert not np.allclose(pit(dist, None, k, discrete=True, random_state=4), values)
+    values = pit(k, dist, discrete=True, random_state=3)
+    np.testing.assert_array_equal(pit(k, dist, discrete=True, random_state=3), values)
+    assert not np.allclose(pit(k, dist, discrete=True, random_state=4), values)
     assert np.all(dist.cdf(k - 0.5) <= values) and np.all(values <= dist.cdf(k + 0.5))
 
 
 def test_randomised_pit_refuses_non_integer_targets():
     X, y = sample_data(20, seed=5)
     with pytest.raises(ValueError, match="integer targets"):
-        pit(integer_distribution(X), None, y, discrete=True)
+        pit(y, integer_distribution(X), discrete=True)
 
 
 # ------------------------------------------------------------ the interval map
@@ -79,8 +79,9 @@ def over_confident_integer_models():
 
 def test_discrete_recalibration_brings_integer_coverage_within_three_points():
     raw, model, X_test, k_test = over_confident_integer_models()
-    raw_errors = coverage_errors(pit(raw, X_test, k_test, discrete=True, random_state=0))
-    errors = coverage_errors(pit(model, X_test, k_test, discrete=True, random_state=0))
+    raw_errors = coverage_errors(pit(k_test, raw.predict_dist(X_test), discrete=True,
+                                     random_state=0))
+    errors = coverage_errors(pit(k_test, model.predict_dist(X_test), discrete=True, random_state=0))
     assert np.max(np.abs(raw_errors)) > 0.1
     assert np.max(np.abs(errors)) <= 0.03
     assert model.score(X_test, k_test) > raw_log_probability(raw, X_test, k_test) + 0.05
@@ -96,7 +97,7 @@ def test_continuous_map_of_randomised_pit_values_leaves_integer_coverage_off():
     # held-out rows' randomised PIT values, as if they were continuous.
     raw, model, X_test, k_test = over_confident_integer_models()
     naive = RecalibratedDistribution(raw.predict_dist(X_test), CalibrationMap(model.pit_values_))
-    errors = coverage_errors(pit(naive, None, k_test, discrete=True, random_state=0))
+    errors = coverage_errors(pit(k_test, naive, discrete=True, random_state=0))
     assert np.max(np.abs(errors)) > 0.03
 
 

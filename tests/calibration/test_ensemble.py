@@ -119,11 +119,12 @@ def test_ensemble_corrects_a_model_whose_calibration_depends_on_its_training_siz
     model = FitSizeDependentRegressor(reference_size=1000)
     refit = RecalibratedRegressor(model, cv=2, ensemble=False).fit(X, y)
     mixture = RecalibratedRegressor(model, cv=2, ensemble=True).fit(X, y)
-    refit_errors = [interval_coverage(y_test, refit.predict_dist(X_test), lv) - lv
+    refit_errors = [interval_coverage(y_test, refit.predict_dist(X_test), confidence=lv) - lv
                     for lv in LEVELS]
     assert max(np.abs(refit_errors)) > 0.1
     for level in LEVELS:
-        assert abs(interval_coverage(y_test, mixture.predict_dist(X_test), level) - level) <= 0.03
+        coverage = interval_coverage(y_test, mixture.predict_dist(X_test), confidence=level)
+        assert abs(coverage - level) <= 0.03
 
 
 def test_ensemble_keeps_each_fold_model_with_the_map_of_its_own_held_out_rows():
@@ -164,15 +165,16 @@ def test_the_final_model_map_also_learns_from_its_own_held_out_rows():
     X_test, y_test = sample_data(4000, seed=21)
     model = RecalibratedRegressor(HoldsOutRowsRegressor(reference_size=1000), cv=2).fit(X, y)
     rows = model.estimator_.validation_indices_
-    np.testing.assert_allclose(model.final_pit_values_, pit(model.estimator_, X[rows], y[rows]))
+    np.testing.assert_allclose(model.final_pit_values_,
+                               pit(y[rows], model.estimator_.predict_dist(X[rows])))
     expected = CalibrationMap(np.concatenate([model.pit_values_, model.final_pit_values_]))
     np.testing.assert_array_equal(model.calibration_.knots_, expected.knots_)
     fold_only = RecalibratedRegressor(FitSizeDependentRegressor(reference_size=1000),
                                       cv=2).fit(X, y)
     for level in (0.8, 0.9, 0.95):  # where the final model misses by 14-16 points
-        error = abs(interval_coverage(y_test, model.predict_dist(X_test), level) - level)
-        fold_only_error = abs(interval_coverage(y_test, fold_only.predict_dist(X_test), level)
-                              - level)
+        error = abs(interval_coverage(y_test, model.predict_dist(X_test), confidence=level) - level)
+        fold_only_error = abs(interval_coverage(y_test, fold_only.predict_dist(X_test),
+                                                confidence=level) - level)
         assert error < fold_only_error - 0.03
 
 

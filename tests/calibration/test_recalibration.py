@@ -157,11 +157,11 @@ def test_recalibration_restores_interval_coverage_on_held_out_data(std_factor, e
     raw = WrongScaleRegressor(std_factor).fit(X, y)
     model = RecalibratedRegressor(WrongScaleRegressor(std_factor), ensemble=ensemble).fit(X, y)
     raw_dist, dist = raw.predict_dist(X_test), model.predict_dist(X_test)
-    raw_errors = [interval_coverage(y_test, raw_dist, level) - level for level in LEVELS]
+    raw_errors = [interval_coverage(y_test, raw_dist, confidence=level) - level for level in LEVELS]
     assert max(np.abs(raw_errors)) > 0.1
     for level in LEVELS:
-        assert abs(interval_coverage(y_test, dist, level) - level) <= 0.03
-    assert calibration_error(pit(model, X_test, y_test)) < 0.02
+        assert abs(interval_coverage(y_test, dist, confidence=level) - level) <= 0.03
+    assert calibration_error(pit(y_test, model.predict_dist(X_test))) < 0.02
     assert (negative_log_likelihood(y_test, dist)
             < negative_log_likelihood(y_test, raw_dist) - 0.05)
 
@@ -209,7 +209,8 @@ def test_the_final_skebm_model_adds_its_early_stopping_rows_to_the_map():
     model = RecalibratedRegressor(base, cv=3, n_fits=1).fit(X, y)
     rows = model.estimator_[-1].validation_indices_
     assert len(rows) == 40 and model.final_pit_values_.shape == (40,)
-    np.testing.assert_allclose(model.final_pit_values_, pit(model.estimator_, X[rows], y[rows]))
+    np.testing.assert_allclose(model.final_pit_values_,
+                               pit(y[rows], model.estimator_.predict_dist(X[rows])))
     expected = CalibrationMap(np.concatenate([model.pit_values_, model.final_pit_values_]))
     np.testing.assert_array_equal(model.calibration_.knots_, expected.knots_)
 

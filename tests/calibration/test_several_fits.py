@@ -98,7 +98,7 @@ def test_the_maps_are_learned_on_the_held_out_pit_of_the_fold_mixtures():
             folds.split(X), model.fits_, model.estimators_, model.calibrations_):
         assert len(fits) == 2 and fits[0] is estimator
         np.testing.assert_allclose(model.pit_values_[held_out],
-                                   pit(mixture_of(fits, X[held_out]), None, y[held_out]))
+                                   pit(y[held_out], mixture_of(fits, X[held_out])))
         np.testing.assert_array_equal(
             calibration.knots_, CalibrationMap(model.pit_values_[held_out], n_knots=5).knots_)
 
@@ -110,7 +110,7 @@ def test_the_final_mixture_adds_the_rows_every_fit_held_out():
     rows = np.intersect1d(first, second)
     assert 0 < len(rows) < len(first)  # the two fits held out different rows
     np.testing.assert_allclose(model.final_pit_values_,
-                               pit(mixture_of(model.fits_[0], X[rows]), None, y[rows]))
+                               pit(y[rows], mixture_of(model.fits_[0], X[rows])))
     expected = CalibrationMap(np.concatenate([model.pit_values_, model.final_pit_values_]))
     np.testing.assert_array_equal(model.calibration_.knots_, expected.knots_)
 
@@ -125,11 +125,11 @@ def test_recalibrating_mixtures_of_fits_restores_interval_coverage(ensemble):
     model = RecalibratedRegressor(SeedShiftRegressor(0.4, shift=0.15, random_state=3), cv=5,
                                   n_fits=3, ensemble=ensemble).fit(X, y)
     raw = mixture_of(model.fits_[0], X_test)
-    raw_errors = [interval_coverage(y_test, raw, level) - level for level in LEVELS]
+    raw_errors = [interval_coverage(y_test, raw, confidence=level) - level for level in LEVELS]
     assert max(np.abs(raw_errors)) > 0.05
     dist = model.predict_dist(X_test)
     for level in LEVELS:
-        assert abs(interval_coverage(y_test, dist, level) - level) <= 0.03
+        assert abs(interval_coverage(y_test, dist, confidence=level) - level) <= 0.03
     assert negative_log_likelihood(y_test, dist) < negative_log_likelihood(y_test, raw) - 0.02
 
 
@@ -160,7 +160,7 @@ def test_integer_targets_are_recalibrated_on_the_mixtures_intervals():
                                   n_fits=2, discrete=True).fit(X, y)
     dist = model.predict_dist(X_test)
     assert isinstance(dist.base, EqualMixtureDistribution)
-    values = pit(dist, None, y_test, discrete=True, random_state=0)
+    values = pit(y_test, dist, discrete=True, random_state=0)
     for level in LEVELS:
         assert abs(np.mean(np.abs(values - 0.5) <= level / 2) - level) <= 0.03
 
