@@ -43,7 +43,8 @@ from sklearn.base import clone
 from skebm import EnergyRegressor
 from skebm.datasets import gustafsson2020_log_density, make_gustafsson2020
 from skebm.metrics import gustafsson2020_kl, kl_divergence_on_grid
-from skebm.nn import mixture_log_prob, sample_mixture
+from skebm.nn import mixture_log_prob
+from skebm.nn.mixture import samples_from_base_draws
 
 
 def median_time(call, repeats: int = 7) -> str:
@@ -161,7 +162,7 @@ def one_d(model, X_test, y_test) -> None:
     old_log_z_kl = grid_summary(kl_evaluator, np.arange(2048), old_grid(kl_evaluator))[0]
     log_f = kl_dist._evaluator.log_unnormalized(np.arange(2048), y_grid.reshape(1, -1, 1))
     kl_old = kl_divergence_on_grid(gustafsson2020_log_density(x_grid[:, None], y_grid[None]),
-                                   log_f - old_log_z_kl[:, None], y_grid)
+                                   log_f - old_log_z_kl[:, None], y_grid=y_grid)
     table.append(["toy KL (paper protocol)", kl_new, kl_old])
     print("\n1-D target, default model, 2048 test rows (errors on every 8th row vs the "
           "32768-interval dense grid)\n")
@@ -185,7 +186,7 @@ def plain_draws(evaluator, rows, n_samples, seed):
     normals = torch.randn(n_samples, evaluator.target_dim, generator=generator)
     with torch.inference_mode():
         mixture = evaluator._mixture_of(rows)
-        samples = sample_mixture(mixture, uniforms, normals)
+        samples = samples_from_base_draws(mixture, uniforms, normals)
         log_q = mixture_log_prob(mixture, samples)
     return evaluator._to_user(samples), log_q.double().numpy() - evaluator.log_jacobian
 

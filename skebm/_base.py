@@ -31,13 +31,8 @@ from skebm._validation import as_float_array, weighted_mean
 from skebm._weights import training_weights, weighted_moments
 from skebm.distributions import ConditionalDistribution
 from skebm.exceptions import DeviceWarning
-from skebm.nn import (
-    AutocastExtractor,
-    EncodedExtractor,
-    PiecewiseLinearEncoding,
-    check_extractor,
-    instantiate_extractor,
-)
+from skebm.nn import EncodedExtractor, PiecewiseLinearEncoding
+from skebm.nn.extractors import AutocastExtractor, check_extractor, instantiate_extractor
 
 __all__ = ["BaseProbabilisticRegressor"]
 

@@ -21,7 +21,8 @@ from skebm._batches import InputBatches, as_batches
 from skebm._chunking import rows_per_point_chunk
 from skebm._quadrature import FineGrid
 from skebm.exceptions import NonFiniteOutputError
-from skebm.nn import EnergyModel, MixtureParameters, mixture_log_prob, sample_mixture
+from skebm.nn import EnergyModel, MixtureParameters, mixture_log_prob
+from skebm.nn.mixture import samples_from_base_draws
 
 __all__ = ["EnergyEvaluator", "quasi_random_draws"]
 
@@ -228,14 +229,14 @@ class EnergyEvaluator:
         normals = torch.as_tensor(normals, dtype=torch.float32, device=self.device)
         with torch.inference_mode():
             mixture = self._mixture_of(rows)
-            # The component of each draw, as sample_mixture chooses it; non-decreasing.
+            # The component of each draw, as samples_from_base_draws chooses it; non-decreasing.
             cumulative = torch.cumsum(torch.exp(mixture.log_weights), dim=-1).contiguous()
             component = torch.searchsorted(
                 cumulative, uniforms.expand(len(rows), n_samples).contiguous()
             ).clamp_(max=cumulative.shape[-1] - 1)
             first_of_block = torch.searchsorted(component, component)
             position = torch.arange(n_samples, device=self.device) - first_of_block
-            samples = sample_mixture(mixture, uniforms, normals[position])
+            samples = samples_from_base_draws(mixture, uniforms, normals[position])
             log_q = mixture_log_prob(mixture, samples)
         return self._to_user(samples), log_q.double().cpu().numpy() - self.log_jacobian
 

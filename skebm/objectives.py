@@ -29,10 +29,10 @@ from skebm.nn import (
     DistilledMixtureModel,
     EnergyModel,
     MixtureDensityNetwork,
-    draw_mixture,
-    fixed_gaussian_noise,
     mixture_log_prob,
+    sample_mixture,
 )
+from skebm.nn.mixture import fixed_gaussian_noise
 
 __all__ = [
     "distillation_objective",
@@ -126,7 +126,7 @@ def gaussian_noise_objective(
     nce, _, _ = _noise_contrast(
         lambda points: model.energy(features, points), targets,
         fixed_gaussian_noise(targets, sigmas), n_noise_samples, generator)
-    proposal_samples = draw_mixture(proposal.detach(), n_noise_samples, generator)
+    proposal_samples = sample_mixture(proposal.detach(), n_noise_samples, generator)
     with torch.no_grad():
         proposal_energies = model.energy(features, proposal_samples)
     kl = proposal_kl_loss(proposal_energies, mixture_log_prob(proposal, proposal_samples))
@@ -228,7 +228,7 @@ def _noise_contrast(energy_of, targets, noise, n_noise_samples, generator):
     energies, log_q : Tensor of shape ``(batch, 1 + M)``
         f and log q at the true target (column 0) and at the draws.
     """
-    samples = draw_mixture(noise.detach(), n_noise_samples, generator)  # (batch, M, d)
+    samples = sample_mixture(noise.detach(), n_noise_samples, generator)  # (batch, M, d)
     points = torch.cat([targets.unsqueeze(1), samples], dim=1)  # (batch, 1 + M, d)
     energies = energy_of(points)
     log_q = mixture_log_prob(noise, points)

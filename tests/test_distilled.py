@@ -102,8 +102,8 @@ def test_teacher_is_kept_by_default_and_scores_targets(fitted_1d):
 
 
 def test_teacher_weight_zero_builds_and_runs_no_teacher(monkeypatch):
-    draws = CountingCalls(objectives.draw_mixture)
-    monkeypatch.setattr(objectives, "draw_mixture", draws)
+    draws = CountingCalls(objectives.sample_mixture)
+    monkeypatch.setattr(objectives, "sample_mixture", draws)
     X, y = heteroscedastic(100)
     model = DistilledMDNRegressor(teacher_weight=0.0, early_stopping=False, **FAST).fit(X, y)
     assert model.teacher_ is None
@@ -114,8 +114,8 @@ def test_teacher_weight_zero_builds_and_runs_no_teacher(monkeypatch):
 
 
 def test_teacher_weight_half_trains_a_teacher_with_mixture_noise(monkeypatch):
-    draws = CountingCalls(objectives.draw_mixture)
-    monkeypatch.setattr(objectives, "draw_mixture", draws)
+    draws = CountingCalls(objectives.sample_mixture)
+    monkeypatch.setattr(objectives, "sample_mixture", draws)
     X, y = heteroscedastic(100)
     DistilledMDNRegressor(**{**FAST, "batch_size": 50}).fit(X, y)
     assert draws.calls == FAST["max_epochs"] * 2  # one draw per minibatch

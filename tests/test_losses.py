@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from skebm.losses import distillation_loss, mixture_nll, nce_loss, proposal_kl_loss
-from skebm.nn import MixtureParameters, mixture_log_prob, sample_mixture
+from skebm.nn import MixtureParameters, mixture_log_prob
+from skebm.nn.mixture import samples_from_base_draws
 
 
 def test_nce_loss_is_cross_entropy_of_picking_the_true_target():
@@ -48,7 +49,7 @@ def test_proposal_kl_gradient_estimates_gradient_of_kl_divergence():
     generator = torch.Generator().manual_seed(0)
     params = MixtureParameters(torch.zeros(256, 1), mu.expand(256, 1, 1),
                                torch.zeros(256, 1, 1))
-    samples = sample_mixture(params, torch.rand(256, 2048, generator=generator),
+    samples = samples_from_base_draws(params, torch.rand(256, 2048, generator=generator),
                              torch.randn(256, 2048, 1, generator=generator))
     energy = -0.5 * samples[..., 0] ** 2
     proposal_kl_loss(energy, mixture_log_prob(params, samples)).backward()
@@ -68,7 +69,7 @@ def test_kl_value_estimates_log_normaliser():
     # With f = log N(y; 0, 2^2) + log 5, Z = 5 whatever the proposal.
     generator = torch.Generator().manual_seed(0)
     params = MixtureParameters(torch.zeros(1, 1), torch.zeros(1, 1, 1), torch.zeros(1, 1, 1))
-    samples = sample_mixture(params, torch.rand(1, 50_000, generator=generator),
+    samples = samples_from_base_draws(params, torch.rand(1, 50_000, generator=generator),
                              torch.randn(1, 50_000, 1, generator=generator))
     energy = -0.5 * (samples[..., 0] / 2) ** 2 - math.log(2 * math.sqrt(2 * math.pi)) + math.log(5)
     value = proposal_kl_loss(energy, mixture_log_prob(params, samples))

@@ -197,8 +197,9 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     >>> len(mixture.estimators_), len(mixture.calibrations_)
     (3, 3)
     >>> two = RecalibratedRegressor(base, cv=3, n_fits=2).fit(X, y)
-    >>> [fit.random_state for fit in two.fits_[0]]  # the second seed is derived from the first
-    [0, 751671006]
+    >>> first, second = two.fits_[0]  # the second fit's seed is derived from the first's
+    >>> first.random_state, second.random_state != first.random_state
+    (0, True)
 
     Integer targets, with the probability of each integer from the CDF:
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-__all__ = ["BatchNorm2d", "ConvExtractor"]
+__all__ = ["ConvExtractor"]
 
 
 class BatchNorm2d(nn.BatchNorm2d):

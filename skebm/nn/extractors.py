@@ -19,15 +19,9 @@ from torch import nn
 from skebm.nn.conv import ConvExtractor
 from skebm.nn.resnet import ResNet18Extractor
 
-__all__ = [
-    "EXTRACTOR_NAMES",
-    "AutocastExtractor",
-    "MLPExtractor",
-    "build_extractor",
-    "check_extractor",
-    "feature_size",
-    "instantiate_extractor",
-]
+# The helpers below MLPExtractor (building, checking and sizing extractors) serve
+# the estimators; they are importable from this module but not public API.
+__all__ = ["MLPExtractor"]
 
 EXTRACTOR_NAMES = ("mlp", "cnn", "resnet18")
 """Names of the built-in extractors: tables (``"mlp"``) and images."""
@@ -140,7 +134,7 @@ def build_extractor(
     Examples
     --------
     >>> from torch import nn
-    >>> from skebm.nn import build_extractor
+    >>> from skebm.nn.extractors import build_extractor
     >>> build_extractor("cnn", (1, 16, 16), channels=(8, 16)).out_features
     16
     >>> factory = lambda input_shape: nn.Sequential(nn.Flatten(), nn.Linear(input_shape[0], 5))

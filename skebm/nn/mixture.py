@@ -14,14 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-__all__ = [
-    "MixtureDensityHead",
-    "MixtureParameters",
-    "draw_mixture",
-    "fixed_gaussian_noise",
-    "mixture_log_prob",
-    "sample_mixture",
-]
+__all__ = ["MixtureDensityHead", "MixtureParameters", "mixture_log_prob", "sample_mixture"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -77,13 +70,49 @@ def mixture_log_prob(params: MixtureParameters, targets: torch.Tensor) -> torch.
 
 
 def sample_mixture(
+    params: MixtureParameters, n_samples: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Draw ``n_samples`` independent samples per row, without gradient.
+
+    Parameters
+    ----------
+    params : MixtureParameters
+        The mixtures, one per row.
+    n_samples : int
+        Samples per row.
+    generator : torch.Generator, default=None
+        Source of the random numbers, on the mixture's device; ``None`` uses
+        PyTorch's global generator.
+
+    Returns
+    -------
+    Tensor of shape ``(batch, n_samples, d)``
+        The samples.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skebm.nn import MixtureParameters, sample_mixture
+    >>> standard_normal = MixtureParameters(torch.zeros(2, 1), torch.zeros(2, 1, 3),
+    ...                                     torch.zeros(2, 1, 3))
+    >>> sample_mixture(standard_normal, 5, torch.Generator().manual_seed(0)).shape
+    torch.Size([2, 5, 3])
+    """
+    batch, _, dim = params.means.shape
+    device = params.means.device if generator is None else generator.device
+    uniforms = torch.rand(batch, n_samples, generator=generator, device=device)
+    normals = torch.randn(batch, n_samples, dim, generator=generator, device=device)
+    return samples_from_base_draws(params, uniforms, normals)
+
+
+def samples_from_base_draws(
     params: MixtureParameters, uniforms: torch.Tensor, normals: torch.Tensor
 ) -> torch.Tensor:
     """Turn base random numbers into mixture samples (no gradient flows through them).
 
-    Passing the base draws in, instead of a generator, lets inference reuse the
-    same draws for every row (common random numbers), which makes results
-    independent of how rows are chunked.
+    The transform behind :func:`sample_mixture`. Passing the base draws in
+    lets inference reuse the same draws for every row (common random
+    numbers), which makes results independent of how rows are chunked.
 
     Parameters
     ----------
@@ -110,32 +139,6 @@ def sample_mixture(
         means = torch.gather(params.means, 1, index)
         stds = torch.exp(torch.gather(params.log_stds, 1, index))
         return means + stds * normals
-
-
-def draw_mixture(
-    params: MixtureParameters, n_samples: int, generator: torch.Generator
-) -> torch.Tensor:
-    """Draw ``n_samples`` independent samples per row, without gradient.
-
-    Parameters
-    ----------
-    params : MixtureParameters
-        The mixtures, one per row.
-    n_samples : int
-        Samples per row.
-    generator : torch.Generator
-        Source of the base random numbers (on the mixture's device).
-
-    Returns
-    -------
-    Tensor of shape ``(batch, n_samples, d)``
-        The samples.
-    """
-    batch, _, dim = params.means.shape
-    device = generator.device
-    uniforms = torch.rand(batch, n_samples, generator=generator, device=device)
-    normals = torch.randn(batch, n_samples, dim, generator=generator, device=device)
-    return sample_mixture(params, uniforms, normals)
 
 
 def fixed_gaussian_noise(centers: torch.Tensor, sigmas: torch.Tensor) -> MixtureParameters:

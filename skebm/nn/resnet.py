@@ -25,7 +25,7 @@ from torch import nn
 
 from skebm.nn.conv import BatchNorm2d
 
-__all__ = ["BasicBlock", "ResNet18Extractor", "load_resnet_weights"]
+__all__ = ["ResNet18Extractor", "load_resnet_weights"]
 
 _STAGE_WIDTHS = (64, 128, 256, 512)
 _BLOCKS_PER_STAGE = 2

@@ -3,7 +3,8 @@ import pickle
 import pytest
 import torch
 
-from skebm.nn import EnergyHead, EnergyModel, MLPExtractor, build_extractor, mixture_log_prob
+from skebm.nn import EnergyHead, EnergyModel, MLPExtractor, mixture_log_prob
+from skebm.nn.extractors import build_extractor
 
 
 def test_energy_head_scores_every_target_of_every_row():

@@ -4,15 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from skebm.nn import (
-    ConvExtractor,
-    MLPExtractor,
-    ResNet18Extractor,
-    build_extractor,
-    feature_size,
-    load_resnet_weights,
-)
+from skebm.nn import ConvExtractor, MLPExtractor, ResNet18Extractor, load_resnet_weights
 from skebm.nn.conv import BatchNorm2d
+from skebm.nn.extractors import build_extractor, feature_size
 
 # ResNet-18 of He et al. (2016) without its 1000-way classifier, for RGB input.
 RESNET18_PARAMETERS_WITHOUT_CLASSIFIER = 11_176_512
@@ -205,7 +199,8 @@ def test_a_wrong_declared_feature_size_is_reported():
 
 
 def test_autocast_extractor_returns_float32_features_close_to_full_precision():
-    from skebm.nn import AutocastExtractor, MLPExtractor
+    from skebm.nn import MLPExtractor
+    from skebm.nn.extractors import AutocastExtractor
 
     torch.manual_seed(0)
     inner = MLPExtractor(4, (32, 16))

@@ -5,13 +5,8 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from skebm.nn import (
-    MixtureDensityHead,
-    MixtureParameters,
-    fixed_gaussian_noise,
-    mixture_log_prob,
-    sample_mixture,
-)
+from skebm.nn import MixtureDensityHead, MixtureParameters, mixture_log_prob, sample_mixture
+from skebm.nn.mixture import fixed_gaussian_noise, samples_from_base_draws
 
 
 def random_mixture(batch=3, k=4, d=2, seed=0):
@@ -45,8 +40,7 @@ def test_mixture_log_prob_is_finite_far_in_the_tails():
 def test_sample_mixture_matches_mixture_moments():
     params = random_mixture(batch=2, k=3, d=1)
     generator = torch.Generator().manual_seed(1)
-    samples = sample_mixture(params, torch.rand(2, 200_000, generator=generator),
-                             torch.randn(2, 200_000, 1, generator=generator))
+    samples = sample_mixture(params, 200_000, generator)
     w = torch.exp(params.log_weights)
     mean = (w * params.means[..., 0]).sum(-1)
     second = (w * (params.means[..., 0] ** 2 + torch.exp(2 * params.log_stds[..., 0]))).sum(-1)
@@ -57,14 +51,18 @@ def test_sample_mixture_matches_mixture_moments():
 def test_samples_carry_no_gradient():
     params = random_mixture()
     params = MixtureParameters(*(p.clone().requires_grad_(True) for p in params))
-    samples = sample_mixture(params, torch.rand(5), torch.randn(5, 2))
+    samples = sample_mixture(params, 5)
+    assert samples.shape == (3, 5, 2)
     assert not samples.requires_grad
 
 
 def test_shared_base_draws_broadcast_over_rows():
     params = random_mixture(batch=4)
-    samples = sample_mixture(params, torch.rand(7), torch.randn(7, 2))
+    uniforms, normals = torch.rand(7), torch.randn(7, 2)
+    samples = samples_from_base_draws(params, uniforms, normals)
     assert samples.shape == (4, 7, 2)
+    first_row = MixtureParameters(*(p[:1] for p in params))
+    torch.testing.assert_close(samples_from_base_draws(first_row, uniforms, normals), samples[:1])
 
 
 def test_fixed_gaussian_noise_is_equal_weight_mixture_centred_on_targets():
