@@ -4,6 +4,7 @@ Each test runs for both estimators; what only one of them does is tested in
 ``test_energy_regressor.py`` and ``test_distilled.py``.
 """
 
+import inspect
 import pickle
 
 import numpy as np
@@ -407,6 +408,7 @@ def test_models_pickled_before_the_input_encoding_predict_as_before(estimator):
     model = estimator(**FAST, input_bins=0).fit(X, y)
     state = model.__getstate__()
     del state["input_bins"], state["input_bins_"], state["_input_bin_edges"]
+    state["_skebm_pickle_format"] = 2  # the last format without the input encoding
     old = estimator.__new__(estimator)
     old.__setstate__(pickle.loads(pickle.dumps(state)))
     assert old.get_params()["input_bins"] == 0 and old.input_bins_ == 0
@@ -440,3 +442,14 @@ def test_batch_norm_statistics_match_the_fitted_image_networks(estimator):
             fresh(batch)
         for name, value in fresh.state_dict().items():
             torch.testing.assert_close(extractor.state_dict()[name], value)
+
+
+@pytest.mark.parametrize("estimator_class", [EnergyRegressor, DistilledMDNRegressor])
+def test_only_the_feature_extractor_is_taken_by_position(estimator_class):
+    parameters = list(inspect.signature(estimator_class).parameters.values())
+    assert parameters[0].name == "feature_extractor"
+    assert parameters[0].kind is parameters[0].POSITIONAL_OR_KEYWORD
+    assert all(p.kind is p.KEYWORD_ONLY for p in parameters[1:])
+    assert estimator_class("cnn").get_params()["feature_extractor"] == "cnn"
+    with pytest.raises(TypeError):
+        estimator_class("mlp", None)
