@@ -5,7 +5,9 @@
 
 from skebm._distilled import DistilledMDNRegressor
 from skebm._energy import EnergyRegressor
+from skebm._persistence import get_untrusted_types, load, save
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["DistilledMDNRegressor", "EnergyRegressor", "__version__"]
+__all__ = ["DistilledMDNRegressor", "EnergyRegressor", "__version__", "get_untrusted_types",
+           "load", "save"]

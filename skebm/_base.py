@@ -25,6 +25,7 @@ from skebm._augmentation import AUGMENTATIONS, augmented_loss
 from skebm._batches import InputBatches
 from skebm._docs import fill_shared_docs
 from skebm._inputs import input_scaler, model_inputs, validate_inputs
+from skebm._migrations import FORMAT_VERSION, UNVERSIONED, check_version, upgrade_state
 from skebm._preprocessing import Standardizer, quantile_bin_edges
 from skebm._training import TrainingConfig, auto_schedule, train
 from skebm._validation import as_float_array, weighted_mean
@@ -36,7 +37,6 @@ from skebm.nn.extractors import AutocastExtractor, check_extractor, instantiate_
 
 __all__ = ["BaseProbabilisticRegressor"]
 
-PICKLE_FORMAT_VERSION = 2
 MIN_AUTO_VALIDATION_ROWS = 20
 """Fewest held-out rows with which ``early_stopping="auto"`` holds rows out."""
 _AUTO_WIDTH_ROWS = 4000
@@ -239,7 +239,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
                 f"warm_start fit got {targets.shape[1]} target columns, "
                 f"the model was fitted with {self._target_dim}."
             )
-        fitted_with = getattr(self, "_architecture", None)  # absent in older pickles
+        fitted_with = self._architecture  # None in models pickled before it existed
         changed = [] if fitted_with is None else [
             name for name, value in self._architecture_params().items()
             if not _same_value(value, fitted_with.get(name))
@@ -471,7 +471,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             # The extractor runs once per row, the heads once per (row, sample): width is
             # cheap here, so the default MLP is four times as wide as the heads.
             kwargs.setdefault("hidden_sizes", (4 * self.hidden_size_, 4 * self.hidden_size_))
-        edges = getattr(self, "_input_bin_edges", None)  # absent in models pickled before it
+        edges = self._input_bin_edges
         encoding = None
         if edges is not None:
             encoding = PiecewiseLinearEncoding([torch.from_numpy(column) for column in edges])
@@ -534,23 +534,17 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         on_device = {name: value for name, value in state.items()
                      if isinstance(value, (torch.nn.Module, torch.Tensor))}
         state.update({name: value.cpu() for name, value in copy.deepcopy(on_device).items()})
-        state["_skebm_pickle_format"] = PICKLE_FORMAT_VERSION
+        state["_skebm_pickle_format"] = FORMAT_VERSION
         return state
 
     def __setstate__(self, state: dict) -> None:
-        version = state.pop("_skebm_pickle_format", None)
-        if version is not None and version > PICKLE_FORMAT_VERSION:
-            raise ValueError(
-                f"This model was saved with pickle format {version}; this skebm reads up to "
-                f"{PICKLE_FORMAT_VERSION}. Upgrade skebm to load it."
-            )
-        # Models pickled before the input encoding existed read their columns unencoded.
-        state.setdefault("input_bins", 0)
-        if "module_" in state:
-            state.setdefault("input_bins_", 0)
+        version = check_version(state.pop("_skebm_pickle_format", UNVERSIONED), "pickle")
+        fitted = "module_" in state
+        upgrade_state(state, version, self._get_param_names(), fitted)  # older models as they were
+        if fitted:
             state["device_"] = _loaded_device(state.get("device_"))
         super().__setstate__(state)
-        if "module_" in state:
+        if fitted:
             self.module_.to(self.device_)
 
 

@@ -233,13 +233,6 @@ class EnergyRegressor(BaseProbabilisticRegressor):
                                   background_weight=self.background_weight_ if background else 0.0,
                                   proposal_weight=self.proposal_weight_ if background else 0.0)
 
-    def __setstate__(self, state: dict) -> None:
-        # Models pickled before the proposal weight existed predict as they did.
-        state.setdefault("proposal_weight", 0.0)
-        if "module_" in state:
-            state.setdefault("proposal_weight_", 0.0)
-        super().__setstate__(state)
-
     def _fit_predictive_mixture(self, held_out: tuple | None) -> None:
         if self.proposal_weight != "auto":
             self.proposal_weight_ = float(self.proposal_weight)

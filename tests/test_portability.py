@@ -15,7 +15,7 @@ from sklearn.model_selection import cross_validate
 
 import skebm
 from skebm import DistilledMDNRegressor, EnergyRegressor
-from skebm._base import PICKLE_FORMAT_VERSION
+from skebm._migrations import FORMAT_VERSION
 from skebm.exceptions import DeviceWarning
 
 FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)
@@ -80,15 +80,16 @@ def test_joblib_round_trip_keeps_every_output(fitted, tmp_path):
 
 def test_pickles_carry_the_format_version(fitted):
     model, _, _ = fitted
-    assert model.__getstate__()["_skebm_pickle_format"] == PICKLE_FORMAT_VERSION
+    assert model.__getstate__()["_skebm_pickle_format"] == FORMAT_VERSION
     assert "_skebm_pickle_format" not in vars(pickle.loads(pickle.dumps(model)))
 
 
 def test_a_pickle_from_a_newer_format_is_refused_with_advice(fitted):
     model, _, _ = fitted
     state = model.__getstate__()
-    state["_skebm_pickle_format"] = PICKLE_FORMAT_VERSION + 1
-    with pytest.raises(ValueError, match="Upgrade skebm"):
+    state["_skebm_pickle_format"] = FORMAT_VERSION + 1
+    with pytest.raises(ValueError, match=f"format version {FORMAT_VERSION + 1}.*reads versions "
+                       f"1 to {FORMAT_VERSION}. Upgrade skebm"):
         type(model).__new__(type(model)).__setstate__(state)
 
 
