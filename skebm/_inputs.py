@@ -34,7 +34,7 @@ import numpy as np
 from sklearn.utils.validation import check_consistent_length, validate_data
 
 from skebm._batches import InputBatches, as_batches
-from skebm._preprocessing import ImageStandardizer, Standardizer, image_blocks
+from skebm._preprocessing import ImageStandardizer, Standardizer, TableStandardizer, image_blocks
 
 __all__ = ["ImageLayout", "input_scaler", "model_inputs", "resolve_channel_axis",
            "validate_inputs"]
@@ -151,6 +151,7 @@ def validate_inputs(estimator, X, y=None, *, reset: bool):
                 f"augmentation={augmentation!r} flips or crops images, but X is a table. Use "
                 "augmentation=None for tabular data."
             )
+        _reject_dates(X)
         params = dict(ensure_min_samples=min_samples, dtype=np.float64)
         if y is None:
             X = validate_data(estimator, X, reset=reset, **params)
@@ -184,9 +185,9 @@ def validate_inputs(estimator, X, y=None, *, reset: bool):
     return images if y is None else (images, y)
 
 
-def input_scaler(inputs: np.ndarray) -> Standardizer | ImageStandardizer:
+def input_scaler(inputs: np.ndarray) -> TableStandardizer | ImageStandardizer:
     """The standardiser for validated inputs: per column for tables, per channel for images."""
-    return ImageStandardizer(inputs) if inputs.ndim == 4 else Standardizer(inputs)
+    return ImageStandardizer(inputs) if inputs.ndim == 4 else TableStandardizer(inputs)
 
 
 def model_inputs(scaler: Standardizer | ImageStandardizer, inputs: np.ndarray) -> InputBatches:
@@ -209,6 +210,26 @@ def _rank(X) -> int | None:
         except ValueError:  # ragged nesting: let the table validation report it
             return None
     return rank if isinstance(rank, int) else None
+
+
+def _reject_dates(X) -> None:
+    """Raise a TypeError naming a date or time-span column of a table (array or DataFrame).
+
+    NumPy would turn such a column into nanoseconds, and fail to promote it
+    beside numeric columns of a DataFrame; neither is what a user means.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(dtypes, "items"):  # a DataFrame: dtype per column
+        columns = [(f"column {name!r}", dtype) for name, dtype in dtypes.items()]
+    else:
+        columns = [("X", getattr(X, "dtype", None))]
+    for column, dtype in columns:
+        if getattr(dtype, "kind", None) in ("m", "M"):
+            raise TypeError(
+                f"{column} has dtype {dtype}: dates and time spans are not numbers the model "
+                "can read. Convert them to numbers first (e.g. days since a reference date: "
+                "(dates - reference) / np.timedelta64(1, 'D')), or drop them."
+            )
 
 
 def _check_images(X, min_samples: int, name: str) -> np.ndarray:

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
-__all__ = ["ImageStandardizer", "Standardizer", "image_blocks", "quantile_bin_edges"]
+__all__ = ["ImageStandardizer", "Standardizer", "TableStandardizer", "image_blocks",
+           "quantile_bin_edges"]
 
 MIN_BIN_WIDTH = 1e-3
 """Narrowest bin of the input encoding, in the (standardised) columns' units."""
 _VALUES_PER_BLOCK = 2**22
 """Image values read at once by the streamed statistics (32 MB as float64)."""
+OUTLIER_RATIO = 10.0
+"""A table column whose standard deviation exceeds this many robust spreads is
+scaled by its median and robust spread instead of its mean and standard deviation."""
+LINEAR_RANGE = 10.0
+"""Robust spreads from the median within which a robustly scaled column stays
+linear; farther values are compressed logarithmically."""
+_CENTRAL_98_WIDTH = 4.6527
+"""Width of the central 98 % of a standard normal: (q99 - q01) / this is its sigma."""
 
 
 class Standardizer:
@@ -55,6 +66,91 @@ class Standardizer:
         standard = (np.asarray(values, dtype=np.float64) - self.mean) / self.scale
         with np.errstate(over="ignore"):
             return torch.from_numpy(np.ascontiguousarray(standard, dtype=np.float32))
+
+
+class TableStandardizer(Standardizer):
+    """Standardisation of table columns that a few extreme values cannot flatten.
+
+    Most columns are scaled as by :class:`Standardizer`, ``(x - mean) / std``.
+    A column whose standard deviation exceeds :data:`OUTLIER_RATIO` times
+    its robust spread -- the width of its central 98 % divided by 4.65, the
+    standard deviation for normal data -- owes its scale to a few extreme
+    values (one value of 1e12 among standard normal ones gives a standard
+    deviation of 6e10, which would squeeze every other row onto one float32
+    number). Such a column is centred on its median and divided by its robust
+    spread; values farther than :data:`LINEAR_RANGE` spreads from the median
+    are compressed logarithmically, ``L (1 + log(|z| / L))`` with the sign of
+    ``z``, which keeps their order and keeps them within a few hundred.
+
+    A column constant in training carries no information, so it is
+    standardised to 0 whatever its value at prediction time.
+
+    A :class:`UserWarning` names any column whose distinct training values
+    still coincide once scaled to float32 (possible only for columns whose
+    central 98 % is a single value but that reach far from it).
+
+    Parameters
+    ----------
+    values : ndarray of shape (n, p)
+        The training table, finite float64.
+
+    Attributes
+    ----------
+    mean, scale : ndarray of shape (p,)
+        Each column's centre (its mean, or its median if robust) and scale.
+    constant : ndarray of shape (p,)
+        Whether each column is constant in training.
+    robust : ndarray of shape (p,)
+        Whether each column is scaled robustly.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        super().__init__(values)
+        low, high, median = np.quantile(values, [0.01, 0.99, 0.5], axis=0)
+        with np.errstate(over="ignore"):  # a spread beyond float64 is no outlier column
+            spread = (high - low) / _CENTRAL_98_WIDTH
+        self.robust = ~self.constant & (spread > 0.0) & (self.scale > OUTLIER_RATIO * spread)
+        self.mean = np.where(self.robust, median, self.mean)
+        self.scale = np.where(self.robust, spread, self.scale)
+        # Only a column whose central 98 % is one value can lose distinct values here.
+        self._warn_about_collapsed_columns(values, np.flatnonzero(~self.constant & (spread == 0)))
+
+    def transform(self, values: np.ndarray) -> torch.Tensor:
+        """Standardised float32 tensor of ``values``: constant columns 0, far values compressed.
+
+        Values of other columns beyond float32's range become infinite, as
+        for :meth:`Standardizer.transform`.
+        """
+        standard = (np.asarray(values, dtype=np.float64) - self.mean) / self.scale
+        standard[:, self.constant] = 0.0
+        if np.any(self.robust):
+            block = standard[:, self.robust]
+            far = np.abs(block) > LINEAR_RANGE
+            with np.errstate(divide="ignore"):
+                block[far] = np.sign(block[far]) * LINEAR_RANGE * (
+                    1.0 + np.log(np.abs(block[far]) / LINEAR_RANGE))
+            standard[:, self.robust] = block
+        with np.errstate(over="ignore"):
+            return torch.from_numpy(np.ascontiguousarray(standard, dtype=np.float32))
+
+    def _warn_about_collapsed_columns(self, values: np.ndarray, suspects: np.ndarray) -> None:
+        """Warn, naming the column, if distinct training values become equal in float32."""
+        if len(suspects) == 0:
+            return
+        standard = self.transform(values).numpy()
+        for column in suspects:
+            before = len(np.unique(values[:, column]))
+            after = len(np.unique(standard[:, column]))
+            if after < before:
+                warnings.warn(
+                    f"Column {column} of X has {before} distinct values in training but only "
+                    f"{after} once scaled to float32: a few values lie so far from the rest "
+                    "that the network cannot tell the others apart. "
+                    "Transform the column (e.g. clip it, or take a logarithm) before fitting.",
+                    UserWarning,
+                    stacklevel=2,
+                )
 
 
 class ImageStandardizer:

@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import assert_same_fit
+from helpers import assert_same_fit, linear_data
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from skebm import EnergyRegressor
 from skebm._inputs import resolve_channel_axis
-from skebm._preprocessing import ImageStandardizer
+from skebm._preprocessing import ImageStandardizer, Standardizer, TableStandardizer
 from skebm.exceptions import DeviceWarning
 from skebm.nn import ConvExtractor, EncodedExtractor, MLPExtractor, ResNet18Extractor
 
@@ -343,3 +343,16 @@ def test_image_model_whose_device_says_cuda_predicts_on_cpu_with_a_warning(
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.warns(DeviceWarning, match="CPU"):
         np.testing.assert_array_equal(gpu_model.predict(X), expected)
+
+
+def test_a_model_pickled_with_the_plain_column_standardizer_still_predicts():
+    # Models pickled before the outlier-aware TableStandardizer hold a Standardizer;
+    # on ordinary columns both scale alike.
+    X, y = linear_data()
+    model = EnergyRegressor(**{**TINY, "feature_extractor_kwargs": None}).fit(X, y)
+    assert isinstance(model._input_scaler, TableStandardizer)
+    expected = model.predict(X)
+    model._input_scaler = Standardizer(X)
+    restored = pickle.loads(pickle.dumps(model))
+    assert type(restored._input_scaler) is Standardizer
+    np.testing.assert_allclose(restored.predict(X), expected, rtol=1e-6, atol=1e-6)

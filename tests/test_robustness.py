@@ -12,6 +12,7 @@ import torch
 from helpers import linear_data, tiny_estimators
 from torch import nn
 
+from skebm import DistilledMDNRegressor
 from skebm.exceptions import NonFiniteOutputError
 
 ESTIMATORS = tiny_estimators()
@@ -188,3 +189,27 @@ def test_words_as_targets_raise_a_clear_error(make):
     X, y = linear_data()
     with pytest.raises(ValueError, match="y must be real numbers.*'high'"):
         make().fit(X, np.where(y > 0, "high", "1.0"))
+
+
+# ================================================================ input columns
+def test_one_huge_value_in_a_column_does_not_erase_the_feature():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 1))
+    y = 2 * X[:, 0] + 0.1 * rng.normal(size=300)
+    X[0, 0] = 1e12
+    model = DistilledMDNRegressor(max_epochs=40, hidden_size=8, random_state=0).fit(X, y)
+    # Without the huge value: [-1.97, 0.005, 1.97]; scaled by the standard deviation it
+    # gives [-0.085, -0.085, -0.085].
+    np.testing.assert_allclose(model.predict([[-1.0], [0.0], [1.0]]), [-2.0, 0.0, 2.0],
+                               atol=0.25)
+
+
+@pytest.mark.parametrize("input_bins", [0, "auto"])
+def test_a_column_constant_in_training_has_no_effect(make, input_bins):
+    X, y = linear_data()
+    X = np.column_stack([X, np.zeros(len(X))])
+    model = make(input_bins=input_bins).fit(X, y)
+    rows = np.array([[0.5, -0.5, value] for value in (0.0, 5.0, -50.0, 1e6)])
+    same = np.repeat(rows[:1], len(rows), axis=0)
+    np.testing.assert_array_equal(model.predict(rows), model.predict(same))
+    np.testing.assert_array_equal(model.predict_dist(rows).std(), model.predict_dist(same).std())
