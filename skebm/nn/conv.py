@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from skebm.nn._checks import layer_sizes, positive_int
+
 __all__ = ["ConvExtractor"]
 
 
@@ -73,6 +75,12 @@ class ConvExtractor(nn.Module):
     out_features : int
         Size of the features the module returns.
 
+    Raises
+    ------
+    TypeError, ValueError
+        If ``in_channels`` or a stage's channels are not a positive integer,
+        or ``channels`` is empty.
+
     Examples
     --------
     >>> import torch
@@ -83,18 +91,16 @@ class ConvExtractor(nn.Module):
 
     def __init__(self, in_channels: int, channels: Sequence[int] = (16, 32, 64, 64)) -> None:
         super().__init__()
-        if len(channels) == 0:
-            raise ValueError("channels must name at least one stage.")
         layers: list[nn.Module] = []
-        width = int(in_channels)
-        for index, size in enumerate(channels):
+        width = positive_int(in_channels, "in_channels")
+        for index, size in enumerate(layer_sizes(channels, "channels", "stage")):
             stride = 1 if index == 0 else 2
             layers += [
-                nn.Conv2d(width, int(size), kernel_size=3, stride=stride, padding=1, bias=False),
-                BatchNorm2d(int(size)),
+                nn.Conv2d(width, size, kernel_size=3, stride=stride, padding=1, bias=False),
+                BatchNorm2d(size),
                 nn.ReLU(),
             ]
-            width = int(size)
+            width = size
         self.net = nn.Sequential(*layers)
         self.out_features = width
         for module in self.modules():

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from skebm.nn._checks import layer_sizes, positive_int
 from skebm.nn.conv import ConvExtractor
 from skebm.nn.resnet import ResNet18Extractor
 
@@ -71,23 +72,27 @@ class MLPExtractor(nn.Module):
     in_features : int
         Number of input columns.
     hidden_sizes : sequence of int, default=(64, 64)
-        Width of each hidden layer; the last one is the feature size.
+        Width of each hidden layer, at least 1; the last one is the feature size.
 
     Attributes
     ----------
     out_features : int
         Size of the features the module returns.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``in_features`` or a width is not a positive integer, or
+        ``hidden_sizes`` is empty.
     """
 
     def __init__(self, in_features: int, hidden_sizes: Sequence[int] = (64, 64)) -> None:
         super().__init__()
-        if len(hidden_sizes) == 0:
-            raise ValueError("hidden_sizes must name at least one layer.")
         layers: list[nn.Module] = []
-        width = in_features
-        for size in hidden_sizes:
-            layers += [nn.Linear(width, int(size)), nn.ReLU()]
-            width = int(size)
+        width = positive_int(in_features, "in_features")
+        for size in layer_sizes(hidden_sizes, "hidden_sizes", "layer"):
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
         self.net = nn.Sequential(*layers)
         self.out_features = width
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from skebm.nn._checks import positive_int
 from skebm.nn.conv import BatchNorm2d
 
 __all__ = ["ResNet18Extractor", "load_resnet_weights"]
@@ -111,6 +112,7 @@ class ResNet18Extractor(nn.Module):
 
     def __init__(self, in_channels: int = 3, weights=None) -> None:
         super().__init__()
+        in_channels = positive_int(in_channels, "in_channels")
         self.conv1 = nn.Conv2d(in_channels, _STAGE_WIDTHS[0], 7, stride=2, padding=3, bias=False)
         self.bn1 = BatchNorm2d(_STAGE_WIDTHS[0])
         self.relu = nn.ReLU()

@@ -29,6 +29,25 @@ def test_cnn_needs_at_least_one_stage():
         ConvExtractor(in_channels=1, channels=())
 
 
+@pytest.mark.parametrize("build, error, message", [
+    (lambda: MLPExtractor(4, hidden_sizes=(-3,)), ValueError, r"hidden_sizes\[0\].*-3"),
+    (lambda: MLPExtractor(4, hidden_sizes=(8, 0)), ValueError, r"hidden_sizes\[1\].*0"),
+    (lambda: MLPExtractor(4, hidden_sizes=(8.5,)), TypeError, r"hidden_sizes\[0\]"),
+    (lambda: MLPExtractor(4, hidden_sizes=(True,)), TypeError, r"hidden_sizes\[0\]"),
+    (lambda: MLPExtractor(4, hidden_sizes=64), TypeError, "sequence of layer widths"),
+    (lambda: MLPExtractor(4, hidden_sizes=()), ValueError, "at least one layer"),
+    (lambda: MLPExtractor(0), ValueError, "in_features"),
+    (lambda: ConvExtractor(in_channels=1, channels=(4, -8)), ValueError, r"channels\[1\]"),
+    (lambda: ConvExtractor(in_channels=0), ValueError, "in_channels"),
+    (lambda: ResNet18Extractor(in_channels=-1), ValueError, "in_channels"),
+    (lambda: ResNet18Extractor(in_channels=2.0), TypeError, "in_channels"),
+], ids=["mlp negative", "mlp zero", "mlp float", "mlp bool", "mlp int", "mlp empty",
+        "mlp no inputs", "cnn negative", "cnn no channels", "resnet negative", "resnet float"])
+def test_bad_sizes_of_the_built_in_extractors_are_named(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
 def test_cnn_trains_every_parameter():
     extractor = ConvExtractor(in_channels=2, channels=(4, 8))
     extractor(torch.randn(3, 2, 8, 8)).sum().backward()
