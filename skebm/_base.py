@@ -28,7 +28,7 @@ from skebm._inputs import input_scaler, model_inputs, validate_inputs
 from skebm._migrations import FORMAT_VERSION, UNVERSIONED, check_version, upgrade_state
 from skebm._preprocessing import Standardizer, quantile_bin_edges
 from skebm._training import TrainingConfig, auto_schedule, train
-from skebm._validation import as_float_array, weighted_mean
+from skebm._validation import IntegerInterval, as_float_array, weighted_mean
 from skebm._weights import training_weights, weighted_moments
 from skebm.distributions import ConditionalDistribution
 from skebm.exceptions import DeviceWarning
@@ -60,7 +60,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "feature_extractor": [StrOptions({"auto", "mlp", "cnn", "resnet18"}), type, callable],
         "feature_extractor_kwargs": [dict, None],
-        "input_bins": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
+        "input_bins": [IntegerInterval(0, None, closed="left"), StrOptions({"auto"})],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_noise_samples": [Interval(Integral, 1, None, closed="left")],
         "hidden_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],

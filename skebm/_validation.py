@@ -8,9 +8,65 @@ same message everywhere.
 
 from __future__ import annotations
 
-import numpy as np
+from numbers import Integral
 
-__all__ = ["as_float_array", "check_sample_weight"]
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+__all__ = ["IntegerInterval", "as_float_array", "as_probability", "check_sample_weight"]
+
+
+class IntegerInterval(Interval):
+    """scikit-learn's ``Interval(Integral, left, right, closed=...)`` without the bools.
+
+    ``True`` is an ``Integral`` in Python, so the plain constraint reads it as
+    1; for a count such as ``input_bins``, where ``True`` reads like "on",
+    that silently gives the wrong setting.
+
+    Examples
+    --------
+    >>> bins = IntegerInterval(0, None, closed="left")
+    >>> bins.is_satisfied_by(8), bins.is_satisfied_by(True)
+    (True, False)
+    """
+
+    def __init__(self, left, right, *, closed: str) -> None:
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val) -> bool:
+        """Whether ``val`` is an integer (not a bool) inside the interval."""
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+def as_probability(value, name: str) -> float:
+    """A level strictly inside (0, 1), given as a real number or a 0-d array, as a float.
+
+    Parameters
+    ----------
+    value : float or 0-d array
+        The level (not a bool, not a string).
+    name : str
+        The argument's name, for error messages.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a real number strictly inside (0, 1).
+
+    Examples
+    --------
+    >>> as_probability(np.array(0.9), "confidence")
+    0.9
+    """
+    array = None if isinstance(value, (bool, str, bytes)) else np.asarray(value)
+    if array is None or array.ndim != 0 or array.dtype.kind not in "iuf" \
+            or not 0.0 < float(array) < 1.0:
+        raise ValueError(f"{name} must be a float in (0, 1), got {value!r}.")
+    return float(array)
 
 
 def as_float_array(

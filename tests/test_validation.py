@@ -61,6 +61,9 @@ BAD_PARAMETERS = [
     ({"feature_extractor": "transformer"}, "feature_extractor"),
     ({"feature_extractor_kwargs": "wide"}, "feature_extractor_kwargs"),
     ({"feature_extractor_kwargs": {"n_layers": 3}}, "feature_extractor_kwargs"),
+    ({"feature_extractor_kwargs": {"hidden_sizes": (-3,)}}, "hidden_sizes"),
+    ({"feature_extractor_kwargs": {"hidden_sizes": (0,)}}, "hidden_sizes"),
+    ({"input_bins": True}, "input_bins"),
     ({"device": "tpu"}, "device"),
     ({"device": 3}, "device"),
     ({"random_state": "seed"}, "random_state"),
@@ -134,6 +137,25 @@ def test_bad_training_data_raises_a_clear_error(make, case):
     X, y, error, message = BAD_TRAINING_DATA[case]
     with pytest.raises(error, match=message):
         make().fit(X, y)
+
+
+@pytest.mark.parametrize("dates", [
+    pd.DataFrame({"x": X_GOOD[:, 0], "when": pd.date_range("2020-01-01", periods=20)}),
+    pd.DataFrame({"when": pd.date_range("2020-01-01", periods=20, tz="UTC")}),
+    np.array(pd.date_range("2020-01-01", periods=20))[:, None],
+    np.array(pd.timedelta_range(0, periods=20))[:, None],
+], ids=["dataframe", "time zone", "array", "time spans"])
+def test_date_columns_raise_a_type_error_naming_them(make, dates):
+    name = "'when'" if isinstance(dates, pd.DataFrame) else "X"
+    with pytest.raises(TypeError, match=f"{name} has dtype (datetime|timedelta)64"):
+        make().fit(dates, Y_GOOD)
+
+
+def test_date_columns_at_prediction_raise_a_type_error(fitted):
+    model, X, _ = fitted
+    frame = pd.DataFrame({"a": X[:3, 0], "b": pd.date_range("2020-01-01", periods=3)})
+    with pytest.raises(TypeError, match="'b' has dtype datetime64"):
+        model.predict(frame)
 
 
 # ====================================================================== predict data
@@ -270,6 +292,12 @@ def test_bad_probabilities_in_ppf_raise_a_clear_error(dist, q, error, message):
 def test_bad_confidence_in_interval_raises_a_clear_error(dist, confidence):
     with pytest.raises(ValueError, match="confidence"):
         dist.interval(confidence)
+
+def test_interval_accepts_a_zero_dimensional_array(dist):
+    expected = dist.interval(0.9)
+    for got, want in zip(dist.interval(np.array(0.9)), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
 
 
 @pytest.mark.parametrize("n_samples", [0, -3, 1.5, None])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 
-from skebm._validation import as_float_array
+from skebm._validation import as_float_array, as_probability
 from skebm.exceptions import NonFiniteOutputError
 
 __all__ = ["ConditionalDistribution"]
@@ -194,9 +194,7 @@ class ConditionalDistribution(ABC):
         lower, upper : ndarray
             ``(n,)`` each for 1-D targets, ``(n, d)`` otherwise.
         """
-        if not isinstance(confidence, Real) or not 0.0 < confidence < 1.0:
-            raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}.")
-        tail = (1.0 - float(confidence)) / 2.0
+        tail = (1.0 - as_probability(confidence, "confidence")) / 2.0
         if 1.0 - tail == 1.0:
             raise ValueError(
                 f"confidence={confidence!r} is too close to 1: the upper level 1 - (1 - "
