@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
 from functools import reduce
 from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, _fit_context, clone
-from sklearn.exceptions import DataConversionWarning
 from sklearn.model_selection import check_cv
-from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing, check_random_state, get_tags, indexable
+from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from skebm._docs import fill_shared_docs
 from skebm._validation import weighted_mean
 from skebm.calibration._discrete import (
     dequantise,
@@ -24,14 +22,22 @@ from skebm.calibration._discrete import (
     randomised_pit,
 )
 from skebm.calibration._distribution import RecalibratedDistribution
+from skebm.calibration._fitting import (
+    _early_stopping_rows,
+    _fit_random_state,
+    _fit_seed,
+    _mixture_dist,
+    fit_jobs,
+    one_dimensional_targets,
+)
 from skebm.calibration._map import CalibrationMap
 from skebm.calibration._mixture import EqualMixtureDistribution
 from skebm.calibration._pit import pit
-from skebm.pipeline import predict_dist
 
 __all__ = ["RecalibratedRegressor"]
 
 
+@fill_shared_docs
 class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     """A probabilistic regressor whose predictive distributions are recalibrated.
 
@@ -119,11 +125,9 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : estimator with ``predict_dist``
+    estimator : estimator with ``predict_dist``, default=None
         A skebm regressor (or a Pipeline ending in one) to recalibrate;
-        cloned, never modified.
-    method : {"isotonic"}, default="isotonic"
-        The recalibration method; see :class:`CalibrationMap`.
+        cloned, never modified. ``None`` uses ``DistilledMDNRegressor()``.
     cv : int, cross-validation generator or iterable, default=10
         How the PIT values are cross-fitted, as in ``cross_val_predict``
         (an int gives unshuffled ``KFold``; pass ``KFold(shuffle=True)`` when the
@@ -145,6 +149,12 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         needs an estimator with a ``random_state`` parameter (or a Pipeline
         with a step that has one: every ``random_state`` of it is reseeded).
         ``n_fits=1`` halves the cost.
+    n_jobs : int, default=None
+        Fits run in parallel with joblib: each fit of each fold model and of
+        the final model is one job. ``None`` means 1 (unless in a
+        ``joblib.parallel_config`` context), ``-1`` all processors. The
+        seeds of all fits are fixed before any runs, so the result does not
+        depend on ``n_jobs``.
 
     Attributes
     ----------
@@ -214,52 +224,67 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "estimator": [HasMethods(["fit"])],
-        "method": [StrOptions({"isotonic"})],
+        "estimator": [HasMethods(["fit"]), None],
         "cv": ["cv_object"],
         "n_knots": [StrOptions({"auto"}), Interval(Integral, 2, None, closed="left")],
         "ensemble": ["boolean"],
         "discrete": ["boolean"],
         "n_fits": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
     }
 
-    def __init__(self, estimator, *, method: str = "isotonic", cv=10, n_knots="auto",
-                 ensemble: bool = False, discrete: bool = False, n_fits: int = 2) -> None:
+    def __init__(self, estimator=None, *, cv=10, n_knots="auto", ensemble: bool = False,
+                 discrete: bool = False, n_fits: int = 2, n_jobs=None) -> None:
         self.estimator = estimator
-        self.method = method
         self.cv = cv
         self.n_knots = n_knots
         self.ensemble = ensemble
         self.discrete = discrete
         self.n_fits = n_fits
+        self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the fold models and calibration maps (and, without ``ensemble``, the full model).
 
         Parameters
         ----------
         X : array-like
             Inputs, as ``estimator`` takes them.
-        y : array-like of shape (n_samples,)
-            Targets; integers with ``discrete=True``.
+        y : array-like of shape (n_samples,) or (n_samples, 1)
+            Targets; integers with ``discrete=True``. With a column vector,
+            ``predict`` returns ``(n, 1)`` and ``sample`` ``(n, n_samples, 1)``,
+            as skebm's estimators do.
+        {sample_weight}
+            Rows of weight 0 are removed first (``pit_values_`` holds the
+            others); the weights of the other rows go to every fit of the
+            estimator (to a Pipeline's last step), which must accept
+            ``sample_weight``. The calibration maps are fitted to the
+            held-out PIT values with equal weights.
 
         Returns
         -------
         self : RecalibratedRegressor
             This estimator, fitted.
         """
-        X, y = indexable(X, self._targets(y))
+        y = self._targets(y, reset=True)
+        X, y = indexable(X, y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, y, dtype=np.float64,
+                                                 ensure_non_negative=True)
+            kept = np.flatnonzero(sample_weight > 0)
+            if len(kept) < len(y):
+                X, y, sample_weight = _safe_indexing(X, kept), y[kept], sample_weight[kept]
         ensemble = bool(self.ensemble)
         for stale in ("estimator_", "calibration_", "estimators_", "calibrations_",
                       "final_pit_values_", "fits_"):
             self.__dict__.pop(stale, None)  # a refit with the other `ensemble` leaves none
-        seed = _fit_seed(self.estimator)
-        clones = self._clones(seed)
+        estimator = self._base_estimator()
+        seed = _fit_seed(estimator)
+        clones = self._clones(estimator, seed)
         # Continuous targets: each held-out PIT is the point [F(y), F(y)].
         fit_targets, uniforms = dequantise(y, seed) if self.discrete else (y, None)
         lower, upper = np.empty(len(y)), np.empty(len(y))
-        fold_fits, fold_maps = [], []
         folds = list(check_cv(self.cv, y, classifier=False).split(X, y))
         smallest = min(len(test) for _, test in folds)
         if ensemble and smallest < 2:
@@ -267,18 +292,20 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                 f"ensemble=True fits one calibration map per fold, on that fold's held-out "
                 f"rows, and needs at least 2 of them; with cv={self.cv!r} on {len(y)} rows a "
                 f"fold holds out {smallest}. Use fewer folds or more rows.")
-        for train, test in folds:
-            fits = _fit_all(clones, _safe_indexing(X, train), fit_targets[train])
+        row_sets = [train for train, _ in folds] + ([] if ensemble else [None])
+        fitted = fit_jobs(clones, X, fit_targets, sample_weight, row_sets, self.cv,
+                          self.n_jobs)
+        fold_maps = []
+        for fits, (_, test) in zip(fitted, folds):
             lower[test], upper[test] = self._held_out_pit(fits, _safe_indexing(X, test), y[test])
             if ensemble:
-                fold_fits.append(fits)
                 fold_maps.append(self._map(lower[test], upper[test]))
         self.pit_values_ = lower if uniforms is None else randomised_pit(lower, upper, uniforms)
         if ensemble:
-            self.fits_, self.calibrations_ = fold_fits, fold_maps
-            self.estimators_ = [fits[0] for fits in fold_fits]
+            self.fits_, self.calibrations_ = fitted, fold_maps
+            self.estimators_ = [fits[0] for fits in fitted]
         else:
-            final_fits = _fit_all(clones, X, fit_targets)
+            final_fits = fitted[-1]
             self.fits_, self.estimator_ = [final_fits], final_fits[0]
             # Out of sample for the mixture of the final fits: the rows each of them held out.
             rows = reduce(np.intersect1d, [_early_stopping_rows(fit) for fit in final_fits])
@@ -297,24 +324,35 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         self._sample_seed = seed
         return self
 
-    def _targets(self, y) -> np.ndarray:
-        targets = _one_dimensional_targets(y)
+    def _targets(self, y, reset: bool = False) -> np.ndarray:
+        """``y`` as float64 ``(n,)`` (integers with ``discrete``); ``reset`` records its axes."""
+        targets, ndim = one_dimensional_targets(y)
+        if reset:
+            self._target_ndim = ndim
         return integer_values(targets) if self.discrete else targets
 
-    def _clones(self, seed: int) -> list:
+    def _base_estimator(self):
+        """``estimator``, or the default ``DistilledMDNRegressor()`` when it is None."""
+        if self.estimator is not None:
+            return self.estimator
+        from skebm import DistilledMDNRegressor  # skebm imports this module
+
+        return DistilledMDNRegressor()
+
+    def _clones(self, estimator, seed: int) -> list:
         """Unfitted clones of ``estimator``, one per fit: the first as given, then reseeded."""
-        clones = [clone(self.estimator)]
+        clones = [clone(estimator)]
         if self.n_fits > 1:
-            keys = [key for key in self.estimator.get_params(deep=True)
+            keys = [key for key in estimator.get_params(deep=True)
                     if key == "random_state" or key.endswith("__random_state")]
             if not keys:
                 raise ValueError(
                     f"n_fits={self.n_fits} mixes fits that differ by their random_state, but "
-                    f"{type(self.estimator).__name__} has no random_state parameter (nor any "
+                    f"{type(estimator).__name__} has no random_state parameter (nor any "
                     "step of it); use n_fits=1.")
             for fit in range(1, self.n_fits):
                 state = _fit_random_state(seed, fit)
-                clones.append(clone(self.estimator).set_params(**dict.fromkeys(keys, state)))
+                clones.append(clone(estimator).set_params(**dict.fromkeys(keys, state)))
         return clones
 
     def _held_out_pit(self, fits: list, X, y) -> tuple[np.ndarray, np.ndarray]:
@@ -357,21 +395,29 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             ])
         return RecalibratedDistribution(_mixture_dist(self.fits_[0], X), self.calibration_)
 
-    def predict(self, X) -> np.ndarray:
-        """Mean of each recalibrated distribution.
+    def predict(self, X, kind: str = "mean") -> np.ndarray:
+        """Point predictions of the recalibrated distributions.
 
         Parameters
         ----------
         X : array-like
             Inputs.
+        kind : {"mean", "median", "mode"}, default="mean"
+            The mean, the median or the most likely target of each
+            distribution (see the distribution's ``mean``, ``median`` and
+            ``mode``).
 
         Returns
         -------
-        ndarray of shape (n_samples,)
-            The recalibrated means, computed on a grid (see
-            :meth:`RecalibratedDistribution.mean`).
+        ndarray of shape (n_samples,) or (n_samples, 1)
+            Float64, in the units of ``y``; ``(n_samples, 1)`` when ``y`` in
+            ``fit`` was a column vector.
         """
-        return self.predict_dist(X).mean()
+        points = {"mean": "mean", "median": "median", "mode": "mode"}
+        if not isinstance(kind, str) or kind not in points:
+            raise ValueError(f"kind must be 'mean', 'median' or 'mode', got {kind!r}.")
+        point = getattr(self.predict_dist(X), points[kind])()
+        return point[:, None] if self._target_ndim == 2 else point
 
     def sample(self, X, n_samples: int = 100, random_state=None) -> np.ndarray:
         """Draw from the recalibrated distributions.
@@ -389,13 +435,15 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_rows, n_samples)
-            ``n_samples`` draws for each row of ``X``.
+        ndarray of shape (n_rows, n_samples) or (n_rows, n_samples, 1)
+            ``n_samples`` draws for each row of ``X``; the last axis is there
+            when ``y`` in ``fit`` was a column vector.
         """
         dist = self.predict_dist(X)
         if random_state is None:
             random_state = self._sample_seed
-        return dist.sample(n_samples, random_state=random_state)
+        draws = dist.sample(n_samples, random_state=random_state)
+        return draws[..., None] if self._target_ndim == 2 else draws
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean recalibrated log-likelihood of ``y`` given ``X`` (higher is better).
@@ -404,7 +452,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         ----------
         X : array-like
             Inputs.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, 1)
             Targets; integers with ``discrete=True``.
         sample_weight : array-like of shape (n_samples,), optional
             Weights of the rows in the mean.
@@ -425,70 +473,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        inner = get_tags(self.estimator)
+        inner = get_tags(self._base_estimator())
         tags.input_tags = inner.input_tags
         tags.regressor_tags.poor_score = True
         tags.target_tags.multi_output = False
         return tags
-
-
-def _fit_all(clones: list, X, y) -> list:
-    """Each clone fitted (anew: clones of the unfitted ones) on ``X`` and ``y``."""
-    return [clone(unfitted).fit(X, y) for unfitted in clones]
-
-
-def _mixture_dist(fits: list, X):
-    """The distributions of one fit, or the equal mixture of several fits' distributions."""
-    dists = [predict_dist(fit, X) for fit in fits]
-    return dists[0] if len(dists) == 1 else EqualMixtureDistribution(dists)
-
-
-def _fit_seed(estimator) -> int:
-    """The seed of the dequantisation and of :meth:`RecalibratedRegressor.sample`."""
-    return int(check_random_state(_random_state_of(estimator)).randint(np.iinfo(np.int32).max))
-
-
-def _fit_random_state(seed: int, fit: int) -> int:
-    """The ``random_state`` of fit ``fit >= 1`` of every model (fit 0 keeps the estimator's)."""
-    return int(np.random.default_rng([seed, fit]).integers(np.iinfo(np.int32).max))
-
-
-def _random_state_of(estimator):
-    """The wrapped estimator's ``random_state`` (a Pipeline's: its last step's that has one)."""
-    params = estimator.get_params(deep=True)
-    if "random_state" in params:
-        return params["random_state"]
-    nested = [value for key, value in params.items() if key.endswith("__random_state")]
-    return nested[-1] if nested else None
-
-
-def _early_stopping_rows(model) -> np.ndarray:
-    """Training rows the fitted ``model`` (or its Pipeline's last step) held out, if it says.
-
-    Only scikit-learn's own ``Pipeline``: a subclass may resample the rows
-    (imbalanced-learn's does), and then the last step's indices are not
-    rows of ``X``.
-    """
-    final = model[-1] if type(model) is Pipeline else model
-    rows = getattr(final, "validation_indices_", None)  # other estimators do not record it
-    return np.empty(0, dtype=np.intp) if rows is None else np.asarray(rows, dtype=np.intp)
-
-
-def _one_dimensional_targets(y) -> np.ndarray:
-    """Targets as float64 ``(n,)``; a column vector is accepted with a warning."""
-    if y is None:
-        raise ValueError("RecalibratedRegressor requires y to be passed, but the target y is None.")
-    values = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
-    if values.ndim == 2 and values.shape[1] == 1:
-        warnings.warn(
-            "A column-vector y was passed when a 1d array was expected; it is flattened.",
-            DataConversionWarning, stacklevel=3,
-        )
-        values = values[:, 0]
-    if values.ndim != 1:
-        raise ValueError(
-            f"RecalibratedRegressor supports 1-D targets only, got y of shape {values.shape}: "
-            "a per-marginal map would not give a consistent joint density. Use "
-            "skebm.calibration.pit and calibration_error to diagnose each marginal."
-        )
-    return values

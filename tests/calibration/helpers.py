@@ -36,7 +36,7 @@ class WrongScaleRegressor(RegressorMixin, BaseEstimator):
         self.std_factor = std_factor
         self.random_state = random_state  # unused; read by wrappers, as skebm's estimators' is
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):  # the weights, like the targets, are not used
         validate_data(self, X, y)
         return self
 
@@ -61,7 +61,7 @@ class FitSizeDependentRegressor(WrongScaleRegressor):
         self.reference_size = reference_size
         self.random_state = random_state
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         validate_data(self, X, y)
         self.std_factor_ = self.reference_size / len(X)
         return self
@@ -84,7 +84,7 @@ class HoldsOutRowsRegressor(FitSizeDependentRegressor):
         super().__init__(reference_size, random_state)
         self.held_out_fraction = held_out_fraction
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         super().fit(X, y)
         self.validation_indices_ = np.arange(round(self.held_out_fraction * len(X)))
         return self

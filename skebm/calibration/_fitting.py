@@ -1,0 +1,123 @@
+"""Fitting the models of :class:`RecalibratedRegressor`: seeds, weights, targets and jobs.
+
+Every fit of every model (each fold's ``n_fits`` fits and the final model's)
+is one job: the clones are reseeded before any job runs, so the fits do not
+depend on how many run at once (``n_jobs``) or in which order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils.validation import check_array, has_fit_parameter
+
+from skebm.calibration._mixture import EqualMixtureDistribution
+from skebm.pipeline import predict_dist
+
+__all__ = ["fit_jobs", "one_dimensional_targets", "weight_routing"]
+
+
+def fit_jobs(clones: list, X, y, sample_weight, row_sets: list, cv, n_jobs) -> list[list]:
+    """The clones fitted on each set of rows (``None``: all rows), ``n_jobs`` fits at a time.
+
+    Returns one list of fitted clones per entry of ``row_sets``. A fold whose
+    fit fails with a ValueError (too few rows, typically) is named in the
+    error, with ``cv`` and its row counts.
+    """
+    routing = weight_routing(clones[0], sample_weight)
+    n_folds = sum(rows is not None for rows in row_sets)
+    fitted = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_one)(unfitted, X, y, sample_weight, rows, routing, fold, n_folds, cv)
+        for fold, rows in enumerate(row_sets) for unfitted in clones)
+    return [fitted[start:start + len(clones)] for start in range(0, len(fitted), len(clones))]
+
+
+def _fit_one(unfitted, X, y, sample_weight, rows, routing, fold, n_folds, cv):
+    """A fresh clone of ``unfitted`` fitted on ``rows`` of ``X`` and ``y``."""
+    params = {} if routing is None else {routing: sample_weight}
+    if rows is None:
+        return clone(unfitted).fit(X, y, **params)
+    if routing is not None:
+        params = {routing: sample_weight[rows]}
+    try:
+        return clone(unfitted).fit(_safe_indexing(X, rows), y[rows], **params)
+    except ValueError as error:
+        raise ValueError(
+            f"cv={cv!r} on {len(y)} rows: the model of fold {fold + 1} of {n_folds} is "
+            f"fitted on {len(rows)} rows ({len(y) - len(rows)} held out), and "
+            f"{type(unfitted).__name__} could not be fitted on them: {error} Use fewer "
+            "folds or more rows.") from error
+
+
+def weight_routing(estimator, sample_weight) -> str | None:
+    """The ``fit`` keyword that takes the row weights of ``estimator``; ``None`` without weights.
+
+    A Pipeline passes them to its last step (``<step>__sample_weight``).
+    """
+    if sample_weight is None:
+        return None
+    if type(estimator) is Pipeline:
+        name, final = estimator.steps[-1]
+        if has_fit_parameter(final, "sample_weight"):
+            return f"{name}__sample_weight"
+    elif has_fit_parameter(estimator, "sample_weight"):
+        return "sample_weight"
+    raise ValueError(
+        f"sample_weight was passed, but {type(estimator).__name__}.fit does not accept "
+        "sample_weight (nor the last step of a Pipeline); fit without weights.")
+
+
+def one_dimensional_targets(y) -> tuple[np.ndarray, int]:
+    """Targets as float64 ``(n,)``, and the number of axes ``y`` had (1, or 2 for ``(n, 1)``)."""
+    if y is None:
+        raise ValueError("RecalibratedRegressor requires y to be passed, but the target y is None.")
+    values = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+    if values.ndim == 2 and values.shape[1] == 1:
+        return values[:, 0], 2
+    if values.ndim != 1:
+        raise ValueError(
+            f"RecalibratedRegressor supports 1-D targets only, got y of shape {values.shape}: "
+            "a per-marginal map would not give a consistent joint density. Use "
+            "skebm.calibration.pit and calibration_error to diagnose each marginal."
+        )
+    return values, 1
+
+
+def _mixture_dist(fits: list, X):
+    """The distributions of one fit, or the equal mixture of several fits' distributions."""
+    dists = [predict_dist(fit, X) for fit in fits]
+    return dists[0] if len(dists) == 1 else EqualMixtureDistribution(dists)
+
+
+def _fit_seed(estimator) -> int:
+    """The seed of the dequantisation and of :meth:`RecalibratedRegressor.sample`."""
+    return int(check_random_state(_random_state_of(estimator)).randint(np.iinfo(np.int32).max))
+
+
+def _fit_random_state(seed: int, fit: int) -> int:
+    """The ``random_state`` of fit ``fit >= 1`` of every model (fit 0 keeps the estimator's)."""
+    return int(np.random.default_rng([seed, fit]).integers(np.iinfo(np.int32).max))
+
+
+def _random_state_of(estimator):
+    """The wrapped estimator's ``random_state`` (a Pipeline's: its last step's that has one)."""
+    params = estimator.get_params(deep=True)
+    if "random_state" in params:
+        return params["random_state"]
+    nested = [value for key, value in params.items() if key.endswith("__random_state")]
+    return nested[-1] if nested else None
+
+
+def _early_stopping_rows(model) -> np.ndarray:
+    """Training rows the fitted ``model`` (or its Pipeline's last step) held out, if it says.
+
+    Only scikit-learn's own ``Pipeline``: a subclass may resample the rows
+    (imbalanced-learn's does), and then the last step's indices are not
+    rows of ``X``.
+    """
+    final = model[-1] if type(model) is Pipeline else model
+    rows = getattr(final, "validation_indices_", None)  # other estimators do not record it
+    return np.empty(0, dtype=np.intp) if rows is None else np.asarray(rows, dtype=np.intp)
