@@ -63,7 +63,7 @@ _ADDED: dict[int, tuple[_Added, ...]] = {
 }
 
 
-def check_version(version, what: str, oldest: int = UNVERSIONED) -> int:
+def check_version(version, what: str, oldest: int = UNVERSIONED, written_by: str = "") -> int:
     """The version of a saved state, if this skebm reads it.
 
     Parameters
@@ -74,6 +74,8 @@ def check_version(version, what: str, oldest: int = UNVERSIONED) -> int:
         What was saved, for the message: ``"pickle"`` or ``"file"``.
     oldest : int, default=1
         The oldest version of that kind of state.
+    written_by : str, default=""
+        The skebm version that wrote it, if recorded.
 
     Returns
     -------
@@ -88,19 +90,20 @@ def check_version(version, what: str, oldest: int = UNVERSIONED) -> int:
     """
     from skebm import __version__
 
+    by = f" by skebm {written_by}" if written_by else ""
     if isinstance(version, bool) or not isinstance(version, int):
         raise ValueError(f"This {what} records the format version {version!r}, which is not "
                          "an integer: it was not written by skebm.")
     if version > FORMAT_VERSION:
         raise ValueError(
-            f"This {what} was written with skebm format version {version}; skebm "
+            f"This {what} was written{by} with format version {version}; skebm "
             f"{__version__} reads versions {oldest} to {FORMAT_VERSION}. Upgrade skebm to "
             "load it.")
     if version < oldest:
         raise ValueError(
-            f"This {what} records format version {version}; skebm {__version__} reads "
-            f"versions {oldest} to {FORMAT_VERSION}, and no {what} of version {version} "
-            "was ever written by skebm.")
+            f"This {what} was written{by} with format version {version}; skebm "
+            f"{__version__} reads versions {oldest} to {FORMAT_VERSION}. No skebm release "
+            f"writes version {version}.")
     return version
 
 

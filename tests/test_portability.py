@@ -15,7 +15,7 @@ from sklearn.model_selection import cross_validate
 
 import skebm
 from skebm import DistilledMDNRegressor, EnergyRegressor
-from skebm._migrations import FORMAT_VERSION
+from skebm._migrations import FORMAT_VERSION, upgrade_state
 from skebm.exceptions import DeviceWarning
 
 FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)
@@ -100,6 +100,38 @@ def test_a_pickle_without_a_format_version_still_loads(fitted):
     restored = type(model).__new__(type(model))
     restored.__setstate__(state)
     np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+
+
+def test_a_pickle_of_skebm_0_1_0_gets_what_later_versions_added(make):
+    X, y = linear_data()
+    model = make(input_bins=0)
+    if isinstance(model, EnergyRegressor):
+        model.set_params(proposal_weight=0.0)
+    model.fit(X, y)
+    state = model.__getstate__()
+    for name in ("_skebm_pickle_format", "input_bins", "input_bins_", "_input_bin_edges",
+                 "_architecture", "proposal_weight", "proposal_weight_"):
+        state.pop(name, None)  # what 0.1.0 did not have
+    old = type(model).__new__(type(model))
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert old.get_params() == model.get_params()
+    assert old.input_bins_ == 0 and old._input_bin_edges is None and old._architecture is None
+    np.testing.assert_array_equal(old.predict(X), model.predict(X))
+    old.set_params(warm_start=True).fit(X, y)  # no recorded architecture: any may continue
+
+
+def test_migrations_add_only_what_came_after_the_saved_version():
+    names = EnergyRegressor._get_param_names()
+    current = {}
+    upgrade_state(current, FORMAT_VERSION, names, fitted=True)
+    assert current == {}
+    older = {}
+    upgrade_state(older, 2, names, fitted=True)
+    assert older == {"input_bins": 0, "input_bins_": 0, "_input_bin_edges": None,
+                     "proposal_weight": 0.0, "proposal_weight_": 0.0}
+    unfitted = {}
+    upgrade_state(unfitted, 2, DistilledMDNRegressor._get_param_names(), fitted=False)
+    assert unfitted == {"input_bins": 0}
 
 
 def test_pickling_leaves_the_live_model_untouched(fitted):

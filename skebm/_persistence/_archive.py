@@ -126,10 +126,12 @@ def _manifest(data: bytes, name: str) -> dict:
 def _version(manifest: dict, name: str) -> int:
     written_by = manifest.get("skebm_version")
     try:
-        return check_version(manifest.get("format_version"), "file", OLDEST_FILE_FORMAT)
+        what = "file" if name == "the file" else f"file {name}"
+        return check_version(manifest.get("format_version"), what,
+                             OLDEST_FILE_FORMAT,
+                             written_by if isinstance(written_by, str) else "")
     except ValueError as error:
-        by = f" (written by skebm {written_by})" if isinstance(written_by, str) else ""
-        raise ModelFormatError(f"{name}{by}: {error}") from None
+        raise ModelFormatError(str(error)) from None
 
 
 def _describe(file) -> str:

@@ -339,7 +339,8 @@ def _check_fitted_types(state: dict, where: str) -> None:
             continue
         value = state[name]
         if not isinstance(value, types) or (isinstance(value, bool) and int in types):
-            raise ModelFormatError(f"{where}.{name} is {_short(value)}; it must be a "
+            raise ModelFormatError(f"{where}.{name} is {_short(value)}, of type "
+                                   f"{type(value).__name__}; it must be of type "
                                    f"{_type_names(types)}.")
 
 
