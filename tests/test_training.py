@@ -244,3 +244,16 @@ def test_non_finite_batch_norm_statistics_are_reported_not_returned():
     with pytest.raises(TrainingDivergedError, match="non-finite"):
         train(module, squared_error(module), inputs, targets, TrainingConfig(2, 16, 0.01),
               torch.Generator().manual_seed(0), torch.device("cpu"), None, [extractor])
+
+
+def test_weighted_epochs_visit_rows_in_proportion_to_their_weights():
+    from skebm._training import epoch_order
+
+    weights = torch.tensor([4.0, 1.0, 0.0, 3.0])
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        counts = torch.bincount(epoch_order(8, generator, weights), minlength=4)
+        assert counts.tolist() == [4, 1, 0, 3]  # 8 draws: exactly 8 * w / sum(w) here
+    unweighted = epoch_order(8, torch.Generator().manual_seed(1))
+    expected = torch.randperm(8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(unweighted, expected)  # without weights: a plain permutation
