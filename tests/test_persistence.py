@@ -21,7 +21,7 @@ import skebm
 from skebm import DistilledMDNRegressor, EnergyRegressor, get_untrusted_types, load, save
 from skebm._migrations import FORMAT_VERSION
 from skebm.calibration import RecalibratedRegressor
-from skebm.exceptions import DeviceWarning, UntrustedTypeError
+from skebm.exceptions import DeviceWarning, ModelFormatError, UntrustedTypeError
 
 ESTIMATORS = tiny_estimators()
 DATA = Path(__file__).resolve().parent / "data"
@@ -209,6 +209,17 @@ def test_a_user_extractor_loads_only_when_trusted(extractor):
     for trusted in ([name], [extractor]):
         restored = load(io.BytesIO(data), trusted=trusted)
         assert_same_outputs(outputs(restored, X, y), outputs(model, X, y))
+
+
+def test_a_trusted_class_is_used_as_given_without_importing_it(monkeypatch):
+    X, y = linear_data()
+    monkeypatch.setattr(TinyExtractor, "__module__", "a_notebook_cell")  # not importable
+    model = ESTIMATORS["distilled"](device="cpu", feature_extractor=TinyExtractor).fit(X, y)
+    data = saved(model)
+    restored = load(io.BytesIO(data), trusted=[TinyExtractor])
+    assert_same_outputs(outputs(restored, X, y), outputs(model, X, y))
+    with pytest.raises(ModelFormatError, match="a_notebook_cell.TinyExtractor cannot be imported"):
+        load(io.BytesIO(data), trusted=["a_notebook_cell.TinyExtractor"])
 
 
 def test_extractors_that_cannot_be_imported_by_name_are_refused_at_saving():

@@ -43,13 +43,13 @@ class Decoder:
         The safetensors part of the file.
     blobs : dict of str to bytes
         The skops files of the archive, by name.
-    trusted : frozenset of str
-        Import paths the caller trusts.
+    trusted : dict of str to object
+        Import paths the caller trusts, with the objects the caller passed.
     version : int
         The file's format version (checked), for :func:`upgrade_state`.
     """
 
-    def __init__(self, tensors: dict, blobs: dict, trusted: frozenset[str], version: int):
+    def __init__(self, tensors: dict, blobs: dict, trusted: dict[str, object], version: int):
         self._tensors, self._blobs, self._trusted = tensors, blobs, trusted
         self._version = version
         self._objects: dict[int, object] = {}
@@ -167,7 +167,7 @@ class Decoder:
             found = skops_io.get_untrusted_types(data=blob)
         except Exception as error:
             raise ModelFormatError(f"{where}: {record['file']} cannot be read: {error}") from error
-        untrusted = sorted(set(found) - self._trusted)
+        untrusted = sorted(set(found) - set(self._trusted))
         if untrusted:
             raise UntrustedTypeError(
                 f"{where} holds {', '.join(untrusted)}, which skops.io does not trust by "

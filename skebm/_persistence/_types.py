@@ -91,23 +91,27 @@ def import_path(obj) -> str:
 _BUILT_IN = {import_path(obj): obj for obj in _KNOWN_ESTIMATORS + _KNOWN_CALLABLES}
 
 
-def trusted_names(trusted) -> frozenset[str]:
-    """The import paths the caller of ``load`` trusts, from names or the objects themselves."""
+def trusted_names(trusted) -> dict[str, object]:
+    """The import paths the caller of ``load`` trusts, each with the object if it was given.
+
+    An object passed itself is used as it is (it need not be importable: a
+    class of a notebook or script); a name is imported when a file needs it.
+    """
     if trusted is None:
-        return frozenset()
+        return {}
     if isinstance(trusted, (str, type)) or callable(trusted):
         trusted = [trusted]
-    names = []
+    names = {}
     for item in trusted:
         if isinstance(item, str):
-            names.append(item)
+            names.setdefault(item, None)
         elif inspect.isclass(item) or inspect.isfunction(item):
-            names.append(import_path(item))
+            names[import_path(item)] = item
         else:
             raise TypeError(
                 "trusted must hold import paths such as 'mypackage.nets.MyExtractor', or the "
                 f"classes and functions themselves; got {item!r}.")
-    return frozenset(names)
+    return names
 
 
 def is_built_in(name: str) -> bool:
@@ -115,7 +119,7 @@ def is_built_in(name: str) -> bool:
     return name in _BUILT_IN
 
 
-def resolve(module_name: str, qualname: str, trusted: frozenset[str], where: str):
+def resolve(module_name: str, qualname: str, trusted: dict[str, object], where: str):
     """The class or function saved as ``module_name.qualname``, if built in or trusted.
 
     Nothing is imported for a name that is neither, so a file cannot make
@@ -129,6 +133,8 @@ def resolve(module_name: str, qualname: str, trusted: frozenset[str], where: str
             f"{where} is {name}, which is not part of skebm: loading would import it and "
             f"call it. If you trust the code of {name} (not just this file), pass "
             f"trusted=[{name!r}] to skebm.load.")
+    if trusted[name] is not None:
+        return trusted[name]
     try:
         obj = importlib.import_module(module_name)
         for part in qualname.split("."):
