@@ -1,27 +1,28 @@
-"""The distribution of an energy-based model, p(y | x) = exp f(x, y) / Z(x)."""
+"""The distribution of an energy-based model, p(y | x) = exp f(x, y) / Z(x).
+
+:class:`EnergyDistribution` holds what every target dimension shares (the
+background and proposal mixtures, caching, chunking, the mode); two backends
+compute the rest: :class:`~skebm.distributions._energy_quadrature.QuadratureEnergyDistribution`
+for 1-D targets and
+:class:`~skebm.distributions._energy_sampled.SampledEnergyDistribution` for
+d > 1. ``EnergyDistribution(evaluator, ...)`` returns the backend for the
+evaluator's target dimension.
+"""
 
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import numpy as np
-from scipy.special import logsumexp, softmax
 
-from skebm._chunking import VALUES_PER_CHUNK, rows_per_point_chunk
-from skebm._quadrature import RowNodes, adaptive_nodes
 from skebm.distributions._background import Background
 from skebm.distributions._base import ConditionalDistribution
-from skebm.distributions._roots import invert_cdf
 from skebm.distributions.mixture import GaussianMixtureDistribution
 
 __all__ = ["EnergyDistribution"]
 
-_PROPOSAL_SEED_BOUND = 2**31 - 1
-_BELOW_ONE = float(np.nextafter(1.0, 0.0))
-_BACKGROUND_STREAM = 0x5BD1E995
-"""Mixed into the sampling seed for the background's own random numbers (d > 1)."""
-_NODES_PER_ROW = 1024
-"""Nodes per row assumed when sizing chunks of rows for 1-D quadrature (typically 150-400)."""
+_SAMPLING_SEED_BOUND = 2**31 - 1
 
 
 class EnergyDistribution(ConditionalDistribution):
@@ -48,8 +49,11 @@ class EnergyDistribution(ConditionalDistribution):
       Carlo (scrambled Sobol) within each.
       The normaliser, moments, joint CDF and marginal quantiles are
       Monte-Carlo estimates whose accuracy grows with ``n_samples`` and with
-      how well q covers p; :meth:`sample` resamples the draws by their weights
-      (sampling-importance-resampling).
+      how well q covers p. :meth:`sample` runs one independence
+      Metropolis-Hastings chain per draw, with q as its proposal and fresh
+      proposal draws at every step, so draws are distinct and follow p
+      itself (exactly in the limit of long chains; the chain length and its
+      measured error are in ``skebm.distributions._chains``).
 
     In both cases :meth:`logpdf` evaluates f exactly at the query points and
     subtracts the estimated log normaliser.
@@ -101,6 +105,16 @@ class EnergyDistribution(ConditionalDistribution):
         density; 0 gives the energy-based density alone.
     """
 
+    def __new__(cls, evaluator=None, *args, **kwargs):
+        # The factory: the public class builds the backend of the target dimension.
+        if cls is EnergyDistribution and evaluator is not None:
+            from skebm.distributions._energy_quadrature import QuadratureEnergyDistribution
+            from skebm.distributions._energy_sampled import SampledEnergyDistribution
+
+            cls = (QuadratureEnergyDistribution if evaluator.target_dim == 1
+                   else SampledEnergyDistribution)
+        return super().__new__(cls)
+
     def __init__(self, evaluator, rows=None, n_samples: int = 256, seed: int = 0,
                  background_weight: float = 0.0, proposal_weight: float = 0.0) -> None:
         rows = np.arange(evaluator.n_rows) if rows is None else np.asarray(rows, dtype=np.intp)
@@ -118,11 +132,52 @@ class EnergyDistribution(ConditionalDistribution):
         self._summary: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._energy_log_z: np.ndarray | None = None  # over the evaluator's rows, NaN: not yet
 
+    def __repr__(self) -> str:
+        return f"EnergyDistribution(n_rows={self.n_rows}, target_dim={self.target_dim})"
+
     def _take(self, rows: np.ndarray) -> EnergyDistribution:
-        taken = EnergyDistribution(self._evaluator, self._rows[rows], self.n_samples, self.seed,
-                                   self.background_weight, self.proposal_weight)
+        taken = type(self)(self._evaluator, self._rows[rows], self.n_samples, self.seed,
+                           self.background_weight, self.proposal_weight)
         taken._energy_log_z = self._energy_log_z  # deterministic values: safe to share
         return taken
+
+    # ------------------------------------------------------------ backend hooks
+    @abstractmethod
+    def _chunk_summary(self, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Log normaliser ``(r,)``, mean and std ``(r, d)`` of evaluator ``rows``' density."""
+
+    @abstractmethod
+    def _chunk_energy_log_normalizer(self, rows: np.ndarray) -> np.ndarray:
+        """log Z ``(r,)`` of exp f alone for evaluator ``rows``."""
+
+    @abstractmethod
+    def _chunk_cdf(self, rows: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """CDF ``(r, k)`` of the density (background excluded) at ``points (r, k, d)``."""
+
+    @abstractmethod
+    def _chunk_ppf(self, rows: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """Marginal quantiles ``(r, d)`` of the distribution, background included."""
+
+    @abstractmethod
+    def _chunk_sample(self, rows: np.ndarray, uniforms: np.ndarray, seed: int) -> np.ndarray:
+        """Draws ``(r, s, d)`` of the density (background excluded).
+
+        ``uniforms (r, s)`` are uniform on (0, 1) and independent of the
+        background's numbers; ``seed`` keys any further per-row streams.
+        """
+
+    @abstractmethod
+    def _background_uniforms(self, seed: int, rows: np.ndarray,
+                             uniforms: np.ndarray) -> np.ndarray:
+        """Uniforms ``(r, s, d)`` for background draws, given the selecting ones ``(r, s)``."""
+
+    @abstractmethod
+    def _mode_starts(self, rows: np.ndarray) -> np.ndarray:
+        """The candidate of highest density ``(r, d)`` from which a row's mode ascent starts."""
+
+    @abstractmethod
+    def _chunk_size(self) -> int:
+        """Rows computed at once, by the evaluator's rule for their nodes or draws."""
 
     # ------------------------------------------------------------ summary
     def log_normalizer(self) -> np.ndarray:
@@ -180,7 +235,7 @@ class EnergyDistribution(ConditionalDistribution):
         """Log normaliser, mean and standard deviation of every row's density, computed once.
 
         That density is exp f, or with a proposal weight the mixture with q
-        (whose normaliser is then 1 up to the quadrature's error).
+        (whose normaliser is then 1 up to the estimate's error).
         """
         if self._summary is None:
             d = self.target_dim
@@ -190,57 +245,6 @@ class EnergyDistribution(ConditionalDistribution):
                 log_z[where], mean[where], std[where] = self._chunk_summary(rows)
             self._summary = (log_z, mean, std)
         return self._summary
-
-    def _chunk_summary(self, rows: np.ndarray):
-        if self.target_dim == 1:
-            log_z, mean, std = self._nodes(rows).summary()
-            return log_z, mean[:, None], std[:, None]
-        points, log_weights = self._weighted_draws(rows, self.seed)
-        log_z = logsumexp(log_weights, axis=1)
-        weights = np.exp(log_weights - log_z[:, None])  # (r, m)
-        mean = np.einsum("rm,rmd->rd", weights, points)
-        # Centred and scaled, so that huge targets do not overflow the square.
-        scale = self._evaluator.target_scale
-        centred = (points - mean[:, None, :]) / scale
-        std = np.sqrt(np.einsum("rm,rmd->rd", weights, np.square(centred))) * scale
-        return log_z - math.log(self.n_samples), mean, std
-
-    def _nodes(self, rows: np.ndarray, energy_only: bool = False) -> RowNodes:
-        """Each row's adaptive 1-D quadrature nodes and log density at them.
-
-        The density is that of :meth:`_log_density` (the proposal mixed in),
-        or with ``energy_only`` exp f alone.
-        """
-        evaluator = self._evaluator
-        log_weights, means, stds = evaluator.proposal_components(rows)
-        log_density = evaluator.log_unnormalized if energy_only else self._log_density
-
-        def evaluate(positions: np.ndarray, indices: np.ndarray) -> np.ndarray:
-            return log_density(rows[positions], grid_nodes=indices[:, None])[:, 0]
-
-        return adaptive_nodes(evaluator.fine_grid(), log_weights, means[..., 0], stds[..., 0],
-                              evaluate)
-
-    def _weighted_draws(self, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Proposal draws ``(r, m, d)`` and their log importance weights ``(r, m)``.
-
-        The weights are ``f - log q``; with a proposal weight ``a``, those of
-        the mixture, ``log((1 - a) exp(f - log q) / Z + a)``, with ``Z``
-        estimated from the same draws (so that the weights average to 1).
-        """
-        points, log_weights = self._energy_draws(rows, seed)
-        weight = self.proposal_weight
-        if not weight:
-            return points, log_weights
-        log_z = logsumexp(log_weights, axis=1, keepdims=True) - math.log(self.n_samples)
-        with np.errstate(divide="ignore"):  # weight 1: the energy's share is exp(-inf) = 0
-            return points, np.logaddexp(np.log1p(-weight) + log_weights - log_z,
-                                        math.log(weight))
-
-    def _energy_draws(self, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Proposal draws ``(r, m, d)`` and the log importance weights f - log q of exp f."""
-        points, log_q = self._evaluator.proposal_draws(rows, self.n_samples, seed)
-        return points, self._evaluator.log_unnormalized(rows, points) - log_q
 
     def _log_density(self, rows: np.ndarray, targets: np.ndarray | None = None, *,
                      grid_nodes: np.ndarray | None = None) -> np.ndarray:
@@ -257,11 +261,14 @@ class EnergyDistribution(ConditionalDistribution):
             return log_f
         points = (evaluator.fine_grid().values(grid_nodes)[..., None] if grid_nodes is not None
                   else np.broadcast_to(targets, (len(rows),) + targets.shape[1:]))
-        log_q = GaussianMixtureDistribution(
-            *evaluator.proposal_components(rows))._logpdf_points(points)
+        log_q = self._proposal(rows)._logpdf_points(points)
         log_p = log_f - self._energy_log_normalizer(rows)[:, None]
         with np.errstate(divide="ignore"):  # weight 1: the energy's share is exp(-inf) = 0
             return np.logaddexp(np.log1p(-weight) + log_p, math.log(weight) + log_q)
+
+    def _proposal(self, rows: np.ndarray) -> GaussianMixtureDistribution:
+        """The learned proposal q(y | x) of evaluator ``rows``, in user units."""
+        return GaussianMixtureDistribution(*self._evaluator.proposal_components(rows))
 
     def _energy_log_normalizer(self, rows: np.ndarray) -> np.ndarray:
         """log Z of exp f alone for evaluator ``rows`` ``(r,)``, computed once per row.
@@ -276,11 +283,7 @@ class EnergyDistribution(ConditionalDistribution):
         size = self._chunk_size()
         for start in range(0, len(missing), size):
             chunk = missing[start : start + size]
-            if self.target_dim == 1:
-                cache[chunk] = self._nodes(chunk, energy_only=True).summary()[0]
-            else:
-                log_weights = self._energy_draws(chunk, self.seed)[1]
-                cache[chunk] = logsumexp(log_weights, axis=1) - math.log(self.n_samples)
+            cache[chunk] = self._chunk_energy_log_normalizer(chunk)
         return cache[rows]
 
     def _row_chunks(self):
@@ -288,12 +291,6 @@ class EnergyDistribution(ConditionalDistribution):
         size = self._chunk_size()
         for start in range(0, self.n_rows, size):
             yield slice(start, start + size), self._rows[start : start + size]
-
-    def _chunk_size(self) -> int:
-        """Rows computed at once, by the evaluator's rule for their nodes or draws."""
-        if self.target_dim == 1:
-            return rows_per_point_chunk(_NODES_PER_ROW, VALUES_PER_CHUNK)
-        return rows_per_point_chunk(self.n_samples)
 
     # ------------------------------------------------------------ pointwise
     def _logpdf_points(self, points: np.ndarray) -> np.ndarray:
@@ -303,88 +300,31 @@ class EnergyDistribution(ConditionalDistribution):
     def _cdf_points(self, points: np.ndarray) -> np.ndarray:
         out = np.empty(points.shape[:2])
         for where, rows in self._row_chunks():
-            if self.target_dim == 1:
-                out[where] = self._nodes(rows).cdf(points[where, :, 0])
-            else:
-                draws, log_weights = self._weighted_draws(rows, self.seed)
-                weights = softmax(log_weights, axis=1)
-                below = np.all(draws[:, None, :, :] <= points[where, :, None, :], axis=-1)
-                out[where] = np.einsum("rkm,rm->rk", below, weights)
+            out[where] = self._chunk_cdf(rows, points[where])
         return self._background.mix_cdf(out, points)
 
     def _ppf(self, probabilities: np.ndarray) -> np.ndarray:
         out = np.empty((self.n_rows, self.target_dim))
         for where, rows in self._row_chunks():
-            if self.target_dim == 1:
-                out[where, 0] = self._quadrature_quantiles(self._nodes(rows), probabilities[where])
-            else:
-                draws, log_weights = self._weighted_draws(rows, self.seed)
-                out[where] = _weighted_quantiles(draws, softmax(log_weights, axis=1),
-                                                 probabilities[where], self._background)
+            out[where] = self._chunk_ppf(rows, probabilities[where])
         return out
 
-    def _quadrature_quantiles(self, nodes: RowNodes, probabilities: np.ndarray) -> np.ndarray:
-        """Quantiles ``(r,)`` of 1-D rows from their quadrature nodes, background included."""
-        quantiles = nodes.ppf(probabilities[:, None])[:, 0]
-        background = self._background
-        if not background.active:
-            return quantiles
-        weight = background.weight
-        nodes = nodes.with_cumulative()  # the root finder calls the CDF several times
-
-        def cdf(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-            return ((1.0 - weight) * nodes.take(rows).cdf(values)
-                    + weight * background.marginal_cdf(values, 0))
-
-        # The mixture's quantile lies between its two components' quantiles, and
-        # where F = (p - ε B) / (1 - ε) lies in [p - ε, p] / (1 - ε): a bracket about
-        # ε / density wide, used where the CDF confirms it (F's flat tails may not).
-        other = background.marginal_ppf(probabilities, 0)
-        low, high = np.minimum(quantiles, other), np.maximum(quantiles, other)
-        shares = np.stack([probabilities - weight, probabilities], axis=1) / (1.0 - weight)
-        tight = nodes.ppf(np.clip(shares, 0.0, 1.0))
-        tight = np.stack([np.maximum(low, tight[:, 0]), np.minimum(high, tight[:, 1])], axis=1)
-        ends = cdf(np.arange(len(probabilities)), tight)
-        confirmed = ((tight[:, 0] <= tight[:, 1]) & (ends[:, 0] <= probabilities)
-                     & (ends[:, 1] >= probabilities))
-        return invert_cdf(cdf, probabilities, np.where(confirmed, tight[:, 0], low),
-                          np.where(confirmed, tight[:, 1], high))
-
     def _sample(self, n_samples: int, rng: np.random.Generator) -> np.ndarray:
-        seed = int(rng.integers(_PROPOSAL_SEED_BOUND))
+        seed = int(rng.integers(_SAMPLING_SEED_BOUND))
         background = self._background
         out = np.empty((self.n_rows, n_samples, self.target_dim))
         for where, rows in self._row_chunks():
-            uniforms = _row_uniforms(seed, rows, n_samples)  # (r, n_samples)
+            uniforms = row_uniforms(seed, rows, n_samples)  # (r, n_samples)
             # A draw below the background's weight comes from the background; the
             # rest of the unit interval, stretched back onto it, drives p's draw.
             from_background = uniforms < background.weight
             energy_uniforms = np.clip((uniforms - background.weight)
                                       / (1.0 - background.weight), 0.0, 1.0)
-            if self.target_dim == 1:  # inverse CDF on the quadrature nodes
-                out[where, :, 0] = self._nodes(rows).ppf(energy_uniforms)
-            else:  # sampling-importance-resampling of the proposal draws
-                draws, log_weights = self._weighted_draws(rows, seed)
-                cumulative = np.cumsum(softmax(log_weights, axis=1), axis=1)
-                picks = _search_unit_rows(cumulative, energy_uniforms)
-                out[where] = np.take_along_axis(draws, picks[:, :, None], axis=1)
+            out[where] = self._chunk_sample(rows, energy_uniforms, seed)
             if from_background.any():
                 out[where][from_background] = background.draws(
                     self._background_uniforms(seed, rows, uniforms)[from_background])
         return out
-
-    def _background_uniforms(self, seed: int, rows: np.ndarray,
-                             uniforms: np.ndarray) -> np.ndarray:
-        """Uniforms ``(r, n_samples, d)`` for background draws, given the selecting ones.
-
-        For d = 1 the selecting uniform, below the weight, is itself uniform
-        once divided by it; for d > 1 each row has its own second stream.
-        """
-        if self.target_dim == 1:
-            return uniforms[:, :, None] / self._background.weight
-        n_samples = uniforms.shape[1]
-        return _row_uniforms(seed ^ _BACKGROUND_STREAM, rows, n_samples * self.target_dim
-                             ).reshape(len(rows), n_samples, self.target_dim)
 
     def mode(self) -> np.ndarray:
         """Most likely target of each row: gradient ascent on f from the best candidate.
@@ -405,12 +345,7 @@ class EnergyDistribution(ConditionalDistribution):
         """
         starts = np.empty((self.n_rows, self.target_dim))
         for where, rows in self._row_chunks():
-            if self.target_dim == 1:
-                starts[where, 0] = self._nodes(rows).argmax()
-            else:
-                points, _ = self._evaluator.proposal_draws(rows, self.n_samples, self.seed)
-                best = np.argmax(self._log_density(rows, points), axis=1)
-                starts[where] = points[np.arange(len(rows)), best]
+            starts[where] = self._mode_starts(rows)
         candidates = [self._evaluator.ascend(self._rows, starts)]
         if self.proposal_weight:
             candidates.append(starts)
@@ -424,15 +359,17 @@ class EnergyDistribution(ConditionalDistribution):
         return self._squeeze_target(modes)
 
 
-def _row_uniforms(seed: int, rows: np.ndarray, n_samples: int) -> np.ndarray:
-    """Uniform(0, 1) numbers ``(r, n_samples)`` from a counter-based stream per (seed, row).
+def row_uniforms(seed: int, rows: np.ndarray, count: int, start: int = 0) -> np.ndarray:
+    """Uniform(0, 1) numbers ``(r, count)`` from a counter-based stream per (seed, row).
 
-    A SplitMix64 hash of (seed, row, draw), so a row's numbers do not depend on
-    which rows are drawn with it.
+    A SplitMix64 hash of (seed, row, draw), draws ``start`` to ``start + count - 1``
+    of each row's stream, so a row's numbers do not depend on which rows are
+    drawn with it, and a stream can be read in consecutive pieces.
     """
     with np.errstate(over="ignore"):
         keys = _mix64(_mix64(np.full(len(rows), seed, dtype=np.uint64)) ^ rows.astype(np.uint64))
-        counters = np.arange(n_samples, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        counters = (np.arange(start, start + count, dtype=np.uint64)
+                    * np.uint64(0x9E3779B97F4A7C15))
         bits = _mix64(keys[:, None] + counters[None, :])
     return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
 
@@ -445,7 +382,7 @@ def _mix64(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint64(31))
 
 
-def _search_unit_rows(sorted_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+def search_unit_rows(sorted_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Row-wise ``searchsorted`` of ``values (r, s)`` into ``sorted_rows (r, m)``, both in [0, 1].
 
     Offsets row i by 2i so that one flat search serves every row.
@@ -454,40 +391,3 @@ def _search_unit_rows(sorted_rows: np.ndarray, values: np.ndarray) -> np.ndarray
     offsets = 2.0 * np.arange(n_rows)[:, None]
     flat = np.searchsorted((sorted_rows + offsets).ravel(), (values + offsets).ravel())
     return np.minimum(flat.reshape(values.shape) - width * np.arange(n_rows)[:, None], width - 1)
-
-
-def _weighted_quantiles(draws: np.ndarray, weights: np.ndarray, probabilities: np.ndarray,
-                        background: Background) -> np.ndarray:
-    """Per-dimension quantiles ``(r, d)`` of weighted draws ``(r, m, d)`` mixed with a background.
-
-    The marginal CDF ``G(y) = (1 - ε) C(y) + ε B(y)`` has ``C`` a step function
-    of the draws, so between two sorted draws ``G = p`` is solved in closed form
-    by the background's quantile; a root at a draw is where ``G`` jumps over p.
-    Without background the quantile is the first draw with ``C >= p``.
-    """
-    weight = background.weight
-    out = np.empty((draws.shape[0], draws.shape[2]))
-    rows = np.arange(len(draws))
-    for dim in range(draws.shape[2]):
-        order = np.argsort(draws[:, :, dim], axis=1)
-        values = np.take_along_axis(draws[:, :, dim], order, axis=1)
-        cumulative = np.cumsum(np.take_along_axis(weights, order, axis=1), axis=1)
-        if not background.active:
-            picks = _search_unit_rows(cumulative, probabilities[:, None])[:, 0]
-            out[:, dim] = values[rows, picks]
-            continue
-        mixed = (1.0 - weight) * cumulative + weight * background.marginal_cdf(values, dim)
-        reached = mixed >= probabilities[:, None]
-        first = np.argmax(reached, axis=1)  # G at the first draw at or above p ...
-        first = np.where(reached.any(axis=1), first, values.shape[1])  # ... or past the last
-        below = np.where(first > 0, cumulative[rows, np.maximum(first - 1, 0)], 0.0)
-        share = (probabilities - (1.0 - weight) * below) / weight  # B(y) where G(y) = p
-        with np.errstate(divide="ignore"):  # rounding can make share 0 or 1: clipped below
-            root = background.marginal_ppf(np.clip(share, 0.0, _BELOW_ONE), dim)
-        previous = np.where(first > 0, values[rows, np.maximum(first - 1, 0)], -np.inf)
-        root = np.maximum(root, previous)  # rounding must not put the root below G's last miss
-        at_draw = values[rows, np.minimum(first, values.shape[1] - 1)]
-        # Past the last draw G < p there, so the root is the background's (finite for p < 1).
-        out[:, dim] = np.where(first == values.shape[1], root,
-                               np.where(share < 1.0, np.minimum(root, at_draw), at_draw))
-    return out
