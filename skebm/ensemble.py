@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from skebm._validation import weighted_mean
 from skebm.calibration._mixture import EqualMixtureDistribution
 from skebm.distributions import ConditionalDistribution
+from skebm.pipeline import predict_dist
 
 __all__ = ["EnsembleRegressor", "member_clones", "member_random_state", "member_seed"]
 
@@ -138,7 +139,7 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             ``n_estimators=1``); later fits do not change it.
         """
         check_is_fitted(self, "estimators_")
-        dists = [_predict_dist(member, X) for member in self.estimators_]
+        dists = [predict_dist(member, X) for member in self.estimators_]
         return dists[0] if len(dists) == 1 else EqualMixtureDistribution(dists)
 
     def predict(self, X, kind: str = "mean") -> np.ndarray:
@@ -305,14 +306,3 @@ def member_random_state(seed: int, member: int) -> int:
 
 def _fit_member(member, X, y, fit_params: dict):
     return member.fit(X, y, **fit_params)
-
-
-def _predict_dist(estimator, X) -> ConditionalDistribution:
-    """``predict_dist`` of a skebm estimator, also at the end of a Pipeline."""
-    steps = getattr(estimator, "steps", None)
-    if steps is not None and not hasattr(estimator, "predict_dist"):
-        for _, transformer in steps[:-1]:
-            if transformer not in (None, "passthrough"):
-                X = transformer.transform(X)
-        estimator = steps[-1][1]
-    return estimator.predict_dist(X)

@@ -20,6 +20,7 @@ from skebm.calibration import (
 )
 from skebm.distributions import GaussianMixtureDistribution
 from skebm.metrics import interval_coverage, negative_log_likelihood
+from skebm.pipeline import predict_dist
 from tests.calibration.helpers import WrongScaleRegressor, sample_data, true_distribution
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
@@ -210,7 +211,7 @@ def test_the_final_skebm_model_adds_its_early_stopping_rows_to_the_map():
     rows = model.estimator_[-1].validation_indices_
     assert len(rows) == 40 and model.final_pit_values_.shape == (40,)
     np.testing.assert_allclose(model.final_pit_values_,
-                               pit(y[rows], model.estimator_.predict_dist(X[rows])))
+                               pit(y[rows], predict_dist(model.estimator_, X[rows])))
     expected = CalibrationMap(np.concatenate([model.pit_values_, model.final_pit_values_]))
     np.testing.assert_array_equal(model.calibration_.knots_, expected.knots_)
 
