@@ -25,6 +25,16 @@ class ConditionalDistribution(ABC):
     ``_cdf_points``, ``_ppf``, ``_sample`` and ``_take``; the
     shape handling and input validation live here, once.
 
+    The hooks are a protected contract: other modules of skebm (calibration,
+    the skpro adapter, the estimators) call them on any distribution, so
+    their signatures and meaning stay fixed. ``_points(y, name)`` validates
+    queries into ``(n, k, d)`` points; ``_logpdf_points(points)`` and
+    ``_cdf_points(points)`` take ``(n, k, d)`` finite points and return
+    ``(n, k)`` log densities and joint CDF values; ``_ppf(probabilities)``
+    takes ``(n,)`` probabilities in (0, 1) and returns ``(n, d)`` marginal
+    quantiles; ``_take(rows)`` returns the batch of the given integer rows.
+    None validates its input; none may change the distribution.
+
     Parameters
     ----------
     n_rows : int
