@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Release check: build the sdist and, from it, the wheel; install the wheel into a
-# fresh virtual environment (CPU torch first, as in .ci/run); import skebm from it,
-# check its version, py.typed and licence, and run a tiny fit and prediction.
+# fresh virtual environment (the CPU build of torch first, which installs fastest);
+# import skebm from it, check its version, py.typed and licence, and run a tiny fit and prediction.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}

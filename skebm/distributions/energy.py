@@ -87,6 +87,12 @@ class EnergyDistribution(ConditionalDistribution):
     gives the same numbers as the whole batch. A fixed ``seed`` makes every
     method deterministic.
 
+    Besides the hooks of :class:`ConditionalDistribution`, ``_evaluator``
+    (the :class:`~skebm._evaluator.EnergyEvaluator`, whose
+    ``proposal_components(rows)`` gives q) and ``_rows`` (its rows this batch
+    holds) are a protected contract: the estimator reads them to stack the
+    proposal's weight.
+
     Parameters
     ----------
     evaluator : EnergyEvaluator
