@@ -14,7 +14,7 @@ import pytest
 import torch
 from helpers import linear_data, tiny_estimators
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from torch import nn
 
 import skebm
@@ -149,6 +149,25 @@ def test_a_pipeline_with_a_scikit_learn_transformer_round_trips():
     assert_same_outputs(outputs(restored, X, y), outputs(model, X, y))
     assert isinstance(restored.estimator_.named_steps["scale"], StandardScaler)
     assert get_untrusted_types(io.BytesIO(saved(model))) == []
+
+
+def shifted(X):
+    """A user's function in a scikit-learn transformer."""
+    return X + 1.0
+
+
+def test_user_code_in_a_scikit_learn_step_loads_only_when_trusted():
+    pytest.importorskip("skops")
+    X, y = linear_data()
+    model = Pipeline([("shift", FunctionTransformer(shifted)),
+                      ("model", ESTIMATORS["distilled"](device="cpu"))]).fit(X, y)
+    data = saved(model)
+    name = f"{shifted.__module__}.shifted"
+    assert get_untrusted_types(io.BytesIO(data)) == [name]
+    with pytest.raises(UntrustedTypeError, match=rf"step 'shift'.*{name}.*trusted="):
+        load(io.BytesIO(data))
+    np.testing.assert_array_equal(load(io.BytesIO(data), trusted=[name]).predict(X),
+                                  model.predict(X))
 
 
 def test_without_skops_a_scikit_learn_step_is_refused_by_name(monkeypatch):

@@ -106,7 +106,7 @@ def _set(*path, value):
 @pytest.mark.parametrize("edit, message", [
     (_set("format_version", value=str(FORMAT_VERSION)), "format version '3', which is not an"),
     (_set("model", "params", "n_components", value="four"), "n_components"),
-    (_set("model", "state", "hidden_size_", value="8"), r"hidden_size_ is '8'; it must be a"),
+    (_set("model", "state", "hidden_size_", value="8"), "of type str; it must be of type int"),
     (_set("model", "state", "_target_scaler", value=3), "_target_scaler is 3"),
     (_set("model", "network", "target_dim", value=1.0), "field 'target_dim' is 1.0"),
     (_set("model", "state", "_input_bin_edges", 0, "tensor", value=7), "field 'tensor' is 7"),

@@ -254,7 +254,11 @@ class Decoder:
         kind = record["type"]
         if kind == "tuple":
             _check(record, where, {"items": list})
-            return tuple(self.decode(record["items"], where))
+            items = record["items"]
+            if len(items) == 2 and isinstance(items[0], str) and isinstance(items[1], dict) \
+                    and items[1].get("type") in ("estimator", "skops", "ref"):
+                where = f"{where} (step {items[0]!r})"  # a Pipeline step, named
+            return tuple(self.decode(items, where))
         if kind == "dict":
             _check(record, where, {"items": dict})
             return {key: self.decode(value, f"{where}[{key!r}]")
