@@ -251,7 +251,6 @@ def point_queries(n, d):
     good = np.zeros((n,) if d == 1 else (n, d))
     return {
         "nan": (np.full_like(good, np.nan), ValueError, "NaN"),
-        "inf": (np.full_like(good, np.inf), ValueError, "infinity"),
         "strings": (np.full(good.shape, "a"), TypeError, "real numbers"),
         "complex": (good + 1j, TypeError, "real numbers"),
         "too few rows": (good[:-1], ValueError, "shape"),

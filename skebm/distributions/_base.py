@@ -8,9 +8,13 @@ from numbers import Integral
 import numpy as np
 
 from skebm._validation import as_float_array, as_probability
+from skebm.distributions._roots import invert_cdf
 from skebm.exceptions import NonFiniteOutputError
 
-__all__ = ["ConditionalDistribution"]
+__all__ = ["ConditionalDistribution", "row_uniforms"]
+
+_SEED_BOUND = 2**31 - 1
+_LARGEST = float(np.finfo(np.float64).max)
 
 
 class ConditionalDistribution(ABC):
@@ -23,7 +27,12 @@ class ConditionalDistribution(ABC):
 
     Subclasses implement ``_logpdf_points``, :meth:`mean`, :meth:`var`,
     ``_cdf_points``, ``_ppf``, ``_sample`` and ``_take``; the
-    shape handling and input validation live here, once.
+    shape handling and input validation live here, once, and so does what
+    scipy's distributions do at infinite arguments: ``cdf`` is 0 at ``-inf``
+    and 1 at ``+inf``, ``logpdf`` is ``-inf`` there (``pdf`` 0). A batch
+    selected by indexing remembers which rows of the original batch it holds,
+    so that its :meth:`sample` draws the same numbers for them
+    (``d[rows].sample(k, s)`` equals ``d.sample(k, s)[rows]``).
 
     The hooks are a protected contract: other modules of skebm (calibration,
     the skpro adapter, the estimators) call them on any distribution, so
@@ -46,6 +55,7 @@ class ConditionalDistribution(ABC):
     def __init__(self, n_rows: int, target_dim: int) -> None:
         self.n_rows = int(n_rows)
         self.target_dim = int(target_dim)
+        self._row_ids: np.ndarray | None = None  # rows of the batch this was selected from
 
     # ------------------------------------------------------------------ API
     def __len__(self) -> int:
@@ -62,7 +72,10 @@ class ConditionalDistribution(ABC):
                 f"A batch of distributions is indexed along its rows only (an int, a slice, a "
                 f"boolean mask or integer indices); {index!r} would add an axis."
             )
-        return self._take(np.atleast_1d(rows))
+        rows = np.atleast_1d(rows)
+        taken = self._take(rows)
+        taken._row_ids = self._stream_rows()[rows]
+        return taken
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_rows={self.n_rows}, target_dim={self.target_dim})"
@@ -118,7 +131,9 @@ class ConditionalDistribution(ABC):
             If the density cannot be computed as a number (overflow).
         """
         points, single = self._points(y, "y")
-        out = self._logpdf_points(points)
+        infinite = np.isinf(points).any(axis=2)  # zero density there
+        out = self._logpdf_points(np.where(np.isinf(points), 0.0, points))
+        out[infinite] = -np.inf
         if np.isnan(out).any() or np.isposinf(out).any():
             raise NonFiniteOutputError(
                 f"The log density is NaN or +inf at {int(np.sum(~np.isfinite(out)))} of "
@@ -159,7 +174,13 @@ class ConditionalDistribution(ABC):
             ``(n,)`` for one point per row, ``(n, k)`` for many.
         """
         points, single = self._points(y, "y")
-        out = np.clip(self._cdf_points(points), 0.0, 1.0)
+        below = np.isneginf(points).any(axis=2)  # P(Y <= -inf) = 0
+        above = np.isposinf(points).all(axis=2)  # P(Y <= +inf) = 1
+        # A coordinate at +inf drops out of a joint CDF: the largest float does that.
+        with np.errstate(over="ignore"):
+            out = self._cdf_points(np.where(np.isneginf(points), 0.0,
+                                            np.where(np.isposinf(points), _LARGEST, points)))
+        out = np.where(below, 0.0, np.where(above, 1.0, np.clip(out, 0.0, 1.0)))
         return out[:, 0] if single else out
 
     def ppf(self, q) -> np.ndarray:
@@ -252,6 +273,37 @@ class ConditionalDistribution(ABC):
     def _take(self, rows: np.ndarray) -> ConditionalDistribution:
         """The distributions of the given integer rows."""
 
+    def _quantiles(self, probabilities: np.ndarray) -> np.ndarray:
+        """Quantiles of a 1-D target at ``probabilities (n, k)`` in (0, 1); returns ``(n, k)``.
+
+        By bracketed root finding on ``_cdf_points`` (:func:`invert_cdf`),
+        between each row's quantiles at its smallest and largest probability.
+        Subclasses with a cheaper exact inverse override it.
+        """
+        n, k = probabilities.shape
+        if n == 0 or k == 0:
+            return np.empty((n, k))
+        low = self._ppf(probabilities.min(axis=1))[:, 0]
+        high = self._ppf(probabilities.max(axis=1))[:, 0]
+
+        def cdf(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+            return self._take(rows)._cdf_points(values[:, :, None])
+
+        return invert_cdf(cdf, probabilities, low, high)
+
+    def _row_uniforms(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """``count`` uniform numbers per row, ``(n, count)``, from one seed drawn from ``rng``.
+
+        Each row's numbers depend only on that seed and on the row's place in
+        the batch it was selected from, so a selection draws the same numbers.
+        """
+        return row_uniforms(int(rng.integers(_SEED_BOUND)), self._stream_rows(), count)
+
+    def _stream_rows(self) -> np.ndarray:
+        """Each row's index in the batch it was selected from (its own index if none)."""
+        row_ids = getattr(self, "_row_ids", None)
+        return np.arange(self.n_rows) if row_ids is None else row_ids
+
     def _squeeze_target(self, values: np.ndarray) -> np.ndarray:
         """Drop the trailing target axis of ``(..., d)`` values when d == 1."""
         return values[..., 0] if self.target_dim == 1 else values
@@ -259,7 +311,10 @@ class ConditionalDistribution(ABC):
     # ------------------------------------------------------------ helpers
     def _points(self, y, name: str) -> tuple[np.ndarray, bool]:
         """Validate query points and return them as ``(n, k, d)`` plus a 'one per row' flag."""
-        values = as_float_array(y, name, finite=True)
+        values = as_float_array(y, name)
+        if np.isnan(values).any():
+            raise ValueError(f"{name} contains NaN; the distribution is defined at real numbers "
+                             "and at +-inf only.")
         n, d = self.n_rows, self.target_dim
         if d == 1 and values.ndim in (1, 2) and values.shape[0] == n:
             single = values.ndim == 1
@@ -302,3 +357,27 @@ def _seed_of(random_state) -> int | np.random.Generator | None:
         "random_state must be None, a non-negative int, a numpy Generator or RandomState, "
         f"got {random_state!r}."
     )
+
+
+def row_uniforms(seed: int, rows: np.ndarray, count: int, start: int = 0) -> np.ndarray:
+    """Uniform(0, 1) numbers ``(r, count)`` from a counter-based stream per (seed, row).
+
+    A SplitMix64 hash of (seed, row, draw), draws ``start`` to ``start + count - 1``
+    of each row's stream, so a row's numbers do not depend on which rows are
+    drawn with it, and a stream can be read in consecutive pieces.
+    """
+    rows = np.asarray(rows)
+    with np.errstate(over="ignore"):
+        keys = _mix64(_mix64(np.full(len(rows), seed, dtype=np.uint64)) ^ rows.astype(np.uint64))
+        counters = (np.arange(start, start + count, dtype=np.uint64)
+                    * np.uint64(0x9E3779B97F4A7C15))
+        bits = _mix64(keys[:, None] + counters[None, :])
+    return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser, a bijective 64-bit mixer (wrapping arithmetic)."""
+    values = values + np.uint64(0x9E3779B97F4A7C15)
+    values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return values ^ (values >> np.uint64(31))

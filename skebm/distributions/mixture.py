@@ -258,19 +258,32 @@ class GaussianMixtureDistribution(ConditionalDistribution):
         return (sign * roots).reshape(n, d)
 
     def _sample(self, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+        # Per draw, one uniform picks the component and d more give its normal
+        # noise (by the inverse normal CDF): a row's draws depend on its own stream only.
+        d = self.target_dim
+        uniforms = self._row_uniforms(rng, n_samples * (1 + d)).reshape(self.n_rows,
+                                                                         n_samples, 1 + d)
         weights = np.exp(self._log_weights)
         cumulative = np.cumsum(weights, axis=1)
-        uniforms = rng.random((self.n_rows, n_samples)) * cumulative[:, -1:]
+        picks = uniforms[:, :, 0] * cumulative[:, -1:]
         chosen = np.zeros((self.n_rows, n_samples), dtype=np.intp)
         for component in range(self.n_components - 1):
-            chosen += uniforms >= cumulative[:, component, None]
+            chosen += picks >= cumulative[:, component, None]
         # Rounding must never pick a trailing zero-weight component.
         last_used = self.n_components - 1 - np.argmax(weights[:, ::-1] > 0.0, axis=1)
         chosen = np.minimum(chosen, last_used[:, None])[:, :, None]  # (n, n_samples, 1)
         means = np.take_along_axis(self._means, chosen, axis=1)
         stds = np.take_along_axis(self._stds, chosen, axis=1)
-        noise = rng.standard_normal((self.n_rows, n_samples, self.target_dim))
-        return means + stds * noise
+        return means + stds * ndtri(uniforms[:, :, 1:])
+
+    def _quantiles(self, probabilities: np.ndarray) -> np.ndarray:
+        n, k = probabilities.shape
+        out = np.empty((n, k))
+        for rows in _row_blocks(n, k * self.n_components):
+            block = np.arange(n)[rows]
+            repeated = np.repeat(block, k)
+            out[rows] = self._take(repeated)._ppf(probabilities[rows].ravel()).reshape(-1, k)
+        return out
 
     def _take(self, rows: np.ndarray) -> GaussianMixtureDistribution:
         return GaussianMixtureDistribution(

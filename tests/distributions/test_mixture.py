@@ -392,7 +392,7 @@ def test_interval_at_the_largest_representable_confidence_is_finite():
         (2, np.zeros(2)),
         (2, np.zeros((2, 3))),
         (1, np.array([0.0, np.nan])),
-        (2, np.full((2, 2), np.inf)),
+        (2, np.full((2, 2), np.nan)),
     ],
 )
 def test_logpdf_and_cdf_reject_bad_points(target_dim, y):
