@@ -12,7 +12,11 @@ from skpro.metrics import CRPS, LogLoss  # noqa: E402
 from skpro.utils import check_estimator  # noqa: E402
 
 from skebm import DistilledMDNRegressor, EnergyRegressor  # noqa: E402
-from skebm.calibration import RecalibratedRegressor  # noqa: E402
+from skebm.calibration import (  # noqa: E402
+    CalibrationMap,
+    RecalibratedDistribution,
+    RecalibratedRegressor,
+)
 from skebm.distributions import GaussianMixtureDistribution  # noqa: E402
 from skebm.metrics import crps  # noqa: E402
 from skebm.skpro import SkebmDistribution, SkebmProbaRegressor  # noqa: E402
@@ -129,3 +133,16 @@ def test_skpro_distribution_passes_skpros_own_checks():
 def test_skpro_regressor_passes_skpros_own_checks():
     results = check_estimator(SkebmProbaRegressor, raise_exceptions=True, verbose=False)
     assert results and all(value == "PASSED" for value in results.values())
+
+
+def test_skpro_crps_of_a_sharp_peak_on_a_broad_background_is_exact():
+    # 0.995 N(0, 0.001^2) + 0.005 N(0, 1): closed form 0.000338 at y = 0.0005.
+    base = GaussianMixtureDistribution(np.log([[0.995, 0.005]]), np.zeros((1, 2, 1)),
+                                       np.array([[[0.001], [1.0]]]))
+    y = pd.DataFrame([[0.0005]])
+    expected = crps(np.array([0.0005]), base)
+    assert expected == pytest.approx(0.000338, abs=1e-6)
+    assert CRPS()(y, SkebmDistribution(base)) == pytest.approx(expected, rel=1e-4)
+    calibration = CalibrationMap(np.linspace(0, 1, 10001), n_knots=10)  # the identity
+    recalibrated = SkebmDistribution(RecalibratedDistribution(base, calibration))
+    assert CRPS()(y, recalibrated) == pytest.approx(expected, rel=1e-4)
