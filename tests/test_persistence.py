@@ -21,6 +21,7 @@ import skebm
 from skebm import DistilledMDNRegressor, EnergyRegressor, get_untrusted_types, load, save
 from skebm._migrations import FORMAT_VERSION
 from skebm.calibration import RecalibratedRegressor
+from skebm.ensemble import EnsembleRegressor
 from skebm.exceptions import DeviceWarning, ModelFormatError, UntrustedTypeError
 
 ESTIMATORS = tiny_estimators()
@@ -137,6 +138,13 @@ def test_recalibrated_regressors_round_trip_with_their_fits_and_maps(ensemble, n
     else:
         assert restored.estimator_ is restored.fits_[0][0]
         np.testing.assert_array_equal(restored.calibration_.knots_, model.calibration_.knots_)
+
+
+def test_ensembles_round_trip_with_their_members():
+    X, y = linear_data()
+    model = EnsembleRegressor(ESTIMATORS["distilled"](device="cpu"), n_estimators=2).fit(X, y)
+    restored = round_trip(model)
+    assert_same_outputs(outputs(restored, X, y), outputs(model, X, y))
 
 
 def test_a_pipeline_with_a_scikit_learn_transformer_round_trips():

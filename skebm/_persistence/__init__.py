@@ -32,8 +32,10 @@ def save(model, file) -> None:
 
     Parameters
     ----------
-    model : EnergyRegressor, DistilledMDNRegressor, RecalibratedRegressor or Pipeline
-        The estimator, fitted or not. A scikit-learn ``Pipeline`` may hold
+    model : estimator
+        A skebm estimator (``EnergyRegressor``, ``DistilledMDNRegressor``),
+        meta-estimator (``RecalibratedRegressor``, ``EnsembleRegressor``) or
+        scikit-learn ``Pipeline``, fitted or not. A ``Pipeline`` may hold
         skebm estimators and scikit-learn transformers. A user's feature
         extractor is saved by its import path (a class or function defined
         at the top level of a module), and loading it needs ``trusted``.
@@ -68,7 +70,7 @@ def save(model, file) -> None:
     """
     if not isinstance(model, ESTIMATOR_KINDS):
         raise TypeError(
-            "skebm.save writes skebm estimators, RecalibratedRegressor and scikit-learn "
+            "skebm.save writes skebm's estimators and meta-estimators and scikit-learn "
             f"Pipelines holding them, not {type(model).__name__}; save other scikit-learn "
             "objects with skops.io.")
     encoder = Encoder()

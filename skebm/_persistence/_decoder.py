@@ -22,11 +22,11 @@ from skebm._migrations import FORMAT_VERSION, upgrade_state
 from skebm._persistence._types import (
     ESTIMATOR_KINDS,
     FITTED_TYPES,
+    SKEBM_KINDS,
     VALUE_CLASSES,
     is_built_in,
     resolve,
 )
-from skebm.calibration import RecalibratedRegressor
 from skebm.exceptions import ModelFormatError, UntrustedTypeError
 
 __all__ = ["Decoder", "untrusted_names"]
@@ -79,7 +79,7 @@ class Decoder:
         state = {name: self.decode(value, f"{where}.{name}")
                  for name, value in record["state"].items()}
         attributes = {**params, **state}
-        if issubclass(cls, (BaseProbabilisticRegressor, RecalibratedRegressor)):
+        if issubclass(cls, SKEBM_KINDS):
             upgrade_state(attributes, self._version, cls._get_param_names(),
                           fitted="network" in record)
         expected = set(cls._get_param_names())

@@ -23,11 +23,12 @@ from skebm._energy import EnergyRegressor
 from skebm._inputs import ImageLayout
 from skebm._preprocessing import ImageStandardizer, Standardizer
 from skebm.calibration import CalibrationMap, RecalibratedRegressor
+from skebm.ensemble import EnsembleRegressor
 from skebm.exceptions import ModelFormatError, UntrustedTypeError
 from skebm.nn import ConvExtractor, MLPExtractor, ResNet18Extractor
 
-__all__ = ["ESTIMATOR_KINDS", "FITTED_TYPES", "VALUE_CLASSES", "import_path", "resolve",
-           "trusted_names"]
+__all__ = ["ESTIMATOR_KINDS", "FITTED_TYPES", "SKEBM_KINDS", "VALUE_CLASSES", "import_path",
+           "is_built_in", "resolve", "trusted_names"]
 
 def _preprocessing_classes() -> list[type]:
     return [obj for obj in map(_preprocessing.__dict__.get, _preprocessing.__all__)
@@ -47,11 +48,15 @@ A class added here must keep all of its state in plain instance attributes
 sets them.
 """
 
-ESTIMATOR_KINDS: tuple[type, ...] = (BaseProbabilisticRegressor, RecalibratedRegressor, Pipeline)
+SKEBM_KINDS: tuple[type, ...] = (BaseProbabilisticRegressor, RecalibratedRegressor,
+                                  EnsembleRegressor)
+"""skebm's estimators, whose saved state :mod:`skebm._migrations` upgrades."""
+ESTIMATOR_KINDS: tuple[type, ...] = (*SKEBM_KINDS, Pipeline)
 """Estimators written as parameters and fitted attributes; other scikit-learn
 objects go through ``skops.io``."""
 
-_KNOWN_ESTIMATORS = (EnergyRegressor, DistilledMDNRegressor, RecalibratedRegressor, Pipeline)
+_KNOWN_ESTIMATORS = (EnergyRegressor, DistilledMDNRegressor, RecalibratedRegressor,
+                     EnsembleRegressor, Pipeline)
 _KNOWN_CALLABLES = (MLPExtractor, ConvExtractor, ResNet18Extractor)
 
 FITTED_TYPES: dict[str, tuple[type, ...]] = {
