@@ -25,7 +25,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import ndtri
 
-from skebm.distributions.energy import row_uniforms, search_unit_rows
+from skebm.distributions._base import row_uniforms
+from skebm.distributions.energy import search_unit_rows
 from skebm.distributions.mixture import GaussianMixtureDistribution
 
 __all__ = ["CHAIN_STEPS", "independence_chains"]

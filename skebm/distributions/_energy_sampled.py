@@ -9,8 +9,9 @@ from scipy.special import logsumexp, softmax
 
 from skebm._chunking import rows_per_point_chunk
 from skebm.distributions._background import Background
+from skebm.distributions._base import row_uniforms
 from skebm.distributions._chains import CHAIN_STEPS, independence_chains
-from skebm.distributions.energy import EnergyDistribution, row_uniforms, search_unit_rows
+from skebm.distributions.energy import EnergyDistribution, search_unit_rows
 
 __all__ = ["SampledEnergyDistribution"]
 

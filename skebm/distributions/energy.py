@@ -17,7 +17,7 @@ from abc import abstractmethod
 import numpy as np
 
 from skebm.distributions._background import Background
-from skebm.distributions._base import ConditionalDistribution
+from skebm.distributions._base import ConditionalDistribution, row_uniforms
 from skebm.distributions.mixture import GaussianMixtureDistribution
 
 __all__ = ["EnergyDistribution"]
@@ -363,29 +363,6 @@ class EnergyDistribution(ConditionalDistribution):
             best = np.argmax(self._logpdf_points(stacked), axis=1)
             modes = stacked[np.arange(self.n_rows), best]
         return self._squeeze_target(modes)
-
-
-def row_uniforms(seed: int, rows: np.ndarray, count: int, start: int = 0) -> np.ndarray:
-    """Uniform(0, 1) numbers ``(r, count)`` from a counter-based stream per (seed, row).
-
-    A SplitMix64 hash of (seed, row, draw), draws ``start`` to ``start + count - 1``
-    of each row's stream, so a row's numbers do not depend on which rows are
-    drawn with it, and a stream can be read in consecutive pieces.
-    """
-    with np.errstate(over="ignore"):
-        keys = _mix64(_mix64(np.full(len(rows), seed, dtype=np.uint64)) ^ rows.astype(np.uint64))
-        counters = (np.arange(start, start + count, dtype=np.uint64)
-                    * np.uint64(0x9E3779B97F4A7C15))
-        bits = _mix64(keys[:, None] + counters[None, :])
-    return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-
-
-def _mix64(values: np.ndarray) -> np.ndarray:
-    """The SplitMix64 finaliser, a bijective 64-bit mixer (wrapping arithmetic)."""
-    values = values + np.uint64(0x9E3779B97F4A7C15)
-    values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return values ^ (values >> np.uint64(31))
 
 
 def search_unit_rows(sorted_rows: np.ndarray, values: np.ndarray) -> np.ndarray:
