@@ -12,8 +12,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from skebm._validation import weighted_mean
-from skebm.calibration._mixture import EqualMixtureDistribution
 from skebm.distributions import ConditionalDistribution
+from skebm.distributions.equal_mixture import EqualMixtureDistribution
 from skebm.pipeline import predict_dist
 
 __all__ = ["EnsembleRegressor", "member_clones", "member_random_state", "member_seed"]
@@ -29,7 +29,7 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     held out for early stopping), and the predictive distribution is
     their equal mixture ``p(y | x) = (1/K) sum_k p_k(y | x)``. Every method
     of that distribution is exact given the members (see
-    :class:`~skebm.calibration.EqualMixtureDistribution`).
+    :class:`~skebm.distributions.EqualMixtureDistribution`).
 
     **Seeds.** Member 0 is ``estimator`` as given. Member ``k >= 1`` has
     every ``random_state`` parameter (also those of a Pipeline's steps,

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import check_array, has_fit_parameter
 
-from skebm.calibration._mixture import EqualMixtureDistribution
+from skebm.distributions.equal_mixture import EqualMixtureDistribution
 from skebm.pipeline import predict_dist
 
 __all__ = ["fit_jobs", "one_dimensional_targets", "weight_routing"]

@@ -31,7 +31,7 @@ from skebm.calibration._fitting import (
     one_dimensional_targets,
 )
 from skebm.calibration._map import CalibrationMap
-from skebm.calibration._mixture import EqualMixtureDistribution
+from skebm.distributions.equal_mixture import EqualMixtureDistribution
 from skebm.calibration._pit import pit
 
 __all__ = ["RecalibratedRegressor"]

@@ -6,6 +6,8 @@ and returns float64 NumPy arrays; see :class:`ConditionalDistribution`.
 
 from skebm.distributions._base import ConditionalDistribution
 from skebm.distributions.energy import EnergyDistribution
+from skebm.distributions.equal_mixture import EqualMixtureDistribution
 from skebm.distributions.mixture import GaussianMixtureDistribution
 
-__all__ = ["ConditionalDistribution", "EnergyDistribution", "GaussianMixtureDistribution"]
+__all__ = ["ConditionalDistribution", "EnergyDistribution", "EqualMixtureDistribution",
+           "GaussianMixtureDistribution"]
