@@ -95,6 +95,8 @@ class EnergyEvaluator:
                 mixtures.append([p.cpu() for p in mixture])
         self.projections = torch.cat(projections)
         self.mixture = MixtureParameters(*(torch.cat(parts) for parts in zip(*mixtures)))
+        with torch.inference_mode():  # the head's per-row parts, decoded once, not per target
+            self.decoded = self.head.decode_projection(self.projections)
 
     # ------------------------------------------------------------ units
     def _to_standard(self, targets: np.ndarray) -> torch.Tensor:
@@ -195,12 +197,17 @@ class EnergyEvaluator:
                 where = slice(start, start + size)
                 if grid_nodes is not None:
                     nodes = torch.as_tensor(grid_nodes[where], device=self.device)
-                    standard, embedded = grid_values[nodes], grid_embedding[nodes]
+                    standard, embedded = _gather(grid_values, nodes), _gather(grid_embedding, nodes)
                 elif not shared:
                     standard = self._to_standard(targets[where])
                     embedded = head.embed_targets(standard)
-                projected = self.projections[torch.as_tensor(rows[where])].to(self.device)
-                energy = head.combine(projected, embedded, standard)
+                chunk = torch.as_tensor(rows[where])
+                joint, mixture = self.decoded
+                joint = _gather(joint, chunk).to(self.device)
+                if mixture is not None:
+                    mixture = MixtureParameters(*(_gather(p, chunk).to(self.device)
+                                                  for p in mixture))
+                energy = head.combine_decoded(joint, mixture, embedded, standard)
                 _check_finite(energy, "the energy head")
                 out[where] = energy.double().cpu().numpy()
         return out - self.log_jacobian
@@ -294,6 +301,12 @@ def quasi_random_draws(n_samples: int, dim: int, seed: int) -> tuple[float, np.n
     tiny = np.finfo(np.float32).eps
     shift = float(np.random.default_rng(int(seed)).random())
     return shift, ndtri(np.clip(points, tiny, 1.0 - tiny))
+
+
+def _gather(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``values[index]`` for an integer ``index`` of any shape (``index_select``: faster)."""
+    flat = values.index_select(0, index.reshape(-1).to(values.device))
+    return flat.view(*index.shape, *values.shape[1:])
 
 
 def _check_finite(values: torch.Tensor, part: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skebm.nn.mixture import MixtureDensityHead, mixture_log_prob
+from skebm.nn.mixture import MixtureDensityHead, MixtureParameters, mixture_log_prob
 
 __all__ = ["EnergyHead"]
 
@@ -135,13 +135,54 @@ class EnergyHead(nn.Module):
         Tensor of shape ``(batch, M)``
             The energies f(h_x, y).
         """
-        raw_mixture = None
-        if self.base_mixture is not None:
-            split = projected.shape[-1] - self.base_mixture.n_raw_outputs
-            projected, raw_mixture = projected[:, :split], projected[:, split:]
-        energy = self.joint_net(embedded + projected.unsqueeze(1)).squeeze(-1)
-        if raw_mixture is not None:
-            mixture = self.base_mixture.mixture_from_raw(raw_mixture)
+        return self.combine_decoded(*self.decode_projection(projected), embedded, targets)
+
+    def decode_projection(
+        self, projected: torch.Tensor
+    ) -> tuple[torch.Tensor, MixtureParameters | None]:
+        """Split :meth:`project_inputs`' output into the joint layer's part and the mixture ``m``.
+
+        Decoding once per row lets :meth:`combine_decoded` score many targets
+        of a row, gathered per (row, target) pair, without decoding ``m`` per pair.
+
+        Parameters
+        ----------
+        projected : Tensor of shape ``(batch, hidden + K (1 + 2 d))``
+            From :meth:`project_inputs`.
+
+        Returns
+        -------
+        joint : Tensor of shape ``(batch, hidden)``
+            The first joint layer's ``Ax h_x + b``.
+        mixture : MixtureParameters or None
+            The mixture ``m`` of each row (None without ``m``).
+        """
+        if self.base_mixture is None:
+            return projected, None
+        split = projected.shape[-1] - self.base_mixture.n_raw_outputs
+        return projected[:, :split], self.base_mixture.mixture_from_raw(projected[:, split:])
+
+    def combine_decoded(
+        self, joint: torch.Tensor, mixture: MixtureParameters | None, embedded: torch.Tensor,
+        targets: torch.Tensor,
+    ) -> torch.Tensor:
+        """:meth:`combine` from the parts :meth:`decode_projection` returns.
+
+        Parameters
+        ----------
+        joint : Tensor of shape ``(batch, hidden)``
+        mixture : MixtureParameters or None
+            Of ``(batch, K)`` mixtures.
+        embedded : Tensor of shape ``(batch, M, hidden)`` or ``(1, M, hidden)``
+        targets : Tensor of shape ``(batch, M, d)`` or ``(1, M, d)``
+
+        Returns
+        -------
+        Tensor of shape ``(batch, M)``
+            The energies f(h_x, y).
+        """
+        energy = self.joint_net(embedded + joint.unsqueeze(1)).squeeze(-1)
+        if mixture is not None:
             energy = energy + mixture_log_prob(mixture, targets)
         return energy - 0.5 * self.base_precision * targets.square().sum(-1)
 
