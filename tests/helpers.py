@@ -54,17 +54,24 @@ def linear_data(n=60, n_features=2, n_targets=1, seed=0):
     return X, (Y[:, 0] if n_targets == 1 else Y)
 
 
-def load_benchmark(name: str):
-    """The script ``benchmarks/<name>.py`` as a module (its folder on the path while loading)."""
-    sys.path.insert(0, str(BENCHMARKS))  # for `_common` and the scripts it imports
+def load_script(path: Path, name: str | None = None, folder: Path | None = None):
+    """The Python script at ``path`` as a module, without running what its
+    ``if __name__ == "__main__"`` block runs; ``folder`` (by default the script's)
+    is on the path while it loads, for the modules it imports from there."""
+    folder = str(folder or path.parent)
+    sys.path.insert(0, folder)
     try:
-        spec = importlib.util.spec_from_file_location(f"{name}_benchmark",
-                                                      BENCHMARKS / f"{name}.py")
+        spec = importlib.util.spec_from_file_location(name or path.stem, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(BENCHMARKS))
+        sys.path.remove(folder)
     return module
+
+
+def load_benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` as a module (``benchmarks/`` on the path)."""
+    return load_script(BENCHMARKS / f"{name}.py", f"{name}_benchmark", BENCHMARKS)
 
 
 def skebm_estimator_classes() -> list[type]:
