@@ -1,4 +1,4 @@
-"""The UCI regression benchmark: skebm's defaults against NGBoost and published numbers.
+"""The UCI regression benchmark: skebm's defaults against its peers and published numbers.
 
 Protocol (Hernandez-Lobato & Adams, 2015; as used by MC dropout, deep ensembles
 and NGBoost): the standard 20 random 90/10 splits of every data set found in
@@ -7,12 +7,14 @@ statistics (a ``StandardScaler`` in a ``Pipeline``); test NLL per point in the
 original units of y; mean +- standard error over the splits.
 
 Methods (all at their defaults): ``ebm`` = ``EnergyRegressor()``,
-``distilled`` = ``DistilledMDNRegressor()`` (teacher weight 0.5), ``mdn`` =
-``DistilledMDNRegressor(teacher_weight=0)`` (a plain maximum-likelihood MDN) and
-``ngboost`` = ``NGBRegressor()``. NGBoost 0.6 needs scikit-learn < 1.7, so it
-runs in its own virtual environment, ``.venv-ngboost`` in the repository root
-(created with ``pip install ngboost`` on first use), one subprocess per split;
-it is skipped with a message when that fails.
+``ensemble`` = ``EnsembleRegressor(EnergyRegressor(), n_estimators=5)`` (the
+equal mixture of five differently seeded fits), ``distilled`` =
+``DistilledMDNRegressor()`` (teacher weight 0.5), ``mdn`` =
+``DistilledMDNRegressor(teacher_weight=0)`` (a plain maximum-likelihood MDN),
+and the peers ``ngboost`` = ``NGBRegressor()``, ``catboost`` =
+``CatBoostRegressor(loss_function="RMSEWithUncertainty")`` and ``pgbm`` =
+PGBM's defaults, each scored by its Normal predictions (``uci_peers.py`` says
+how each is run; a peer that is not installed is skipped with a message).
 
 Discrete targets (wine-quality-red, integers 3-8): a density fitted to integers
 can put spikes on them, so its continuous likelihood is unbounded and not
@@ -28,11 +30,19 @@ Efron et al. 2004), with 20 random 90/10 splits of its own
 (``ShuffleSplit(20, test_size=0.1, random_state=0)``); it has no published
 NLL, and is run only when named.
 
+``--datasets energy-grid`` is a table with tied columns and a target on a
+grid, built at run time from the shared ``energy`` table and its 20 splits:
+the eight columns of energy (each with 2 to 12 distinct values), two constant
+columns, and the heating load divided by 500 and rounded to 0.001 (a grid of
+0.5 in the original units, about 1.5 times the conditional noise's standard
+deviation, so a density can put spikes on the grid points). It is run only
+when named.
+
 Every finished (data set, split, method) is appended to ``--results`` (JSON
 lines) at once; a rerun skips what is there, so runs resume and merge.
 
 Run: ``python benchmarks/uci.py [--datasets yacht energy] [--splits 20]
-[--methods ebm distilled mdn ngboost] [--threads 1] [--results FILE]``;
+[--methods ebm ensemble catboost pgbm ngboost] [--threads 1] [--results FILE]``;
 ``python benchmarks/uci.py --from-results FILE [FILE ...]`` prints the table of
 results files (merged).
 """
@@ -43,30 +53,42 @@ import argparse
 import json
 import math
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from uci_peers import PEERS, run_peer
 
 UCI = Path(os.environ.get(
     "SKEBM_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "uci"
-ROOT = Path(__file__).resolve().parents[1]
-NGBOOST_VENV = ROOT / ".venv-ngboost"
-METHODS = ("ebm", "distilled", "mdn", "ngboost")
+SKEBM_METHODS = ("ebm", "ensemble", "distilled", "mdn")
+METHODS = SKEBM_METHODS + PEERS
 DISCRETE = {"wine-quality-red"}
-# Published test NLL (data/uci/README.md): MC dropout, deep ensembles, NGBoost.
+# The strongest published test NLL under this protocol (mean +- standard error
+# over the splits) and its method, as tabulated by TreeFlow (Wielopolski &
+# Zieba, ECAI 2023, Table 3); wine from data/uci/README.md (NGBoost, 2020).
 PUBLISHED = {
-    "concrete": (2.94, 3.06, 3.04), "energy": (1.21, 1.38, 0.60), "kin8nm": (-1.14, -1.20, -0.49),
-    "power-plant": (2.81, 2.79, 2.79), "wine-quality-red": (0.93, 0.94, 0.91),
-    "yacht": (1.25, 1.18, 0.20),
+    "concrete": (2.75, 0.21, "PGBM"), "energy": (0.37, 0.28, "RoNGBa"),
+    "kin8nm": (-1.20, 0.02, "deep ensembles"), "power-plant": (2.60, 0.02, "PGBM"),
+    "wine-quality-red": (0.91, 0.06, "NGBoost"), "yacht": (0.05, 0.28, "PGBM"),
 }
 
 
-EXTRA = ("diabetes",)
+EXTRA = ("diabetes", "energy-grid")
 EXTRA_SPLITS = 20
+GRID = 0.001
+"""Grid step of the ``energy-grid`` target (0.5 in the units of energy's target)."""
+
+
+def energy_grid(X_train, y_train, X_test, y_test):
+    """The ``energy-grid`` table from a split of energy: two constant columns, gridded y."""
+    def columns(X):
+        return np.column_stack([X, np.zeros(len(X)), np.full(len(X), 7.5)])
+
+    def target(y):
+        return np.round(y / 500 / GRID) * GRID
+
+    return columns(X_train), target(y_train), columns(X_test), target(y_test)
 
 
 def load_split(name: str, split: int):
@@ -79,6 +101,8 @@ def load_split(name: str, split: int):
         splits = ShuffleSplit(EXTRA_SPLITS, test_size=0.1, random_state=0).split(X)
         train, test = list(splits)[split]
         return X[train], y[train], X[test], y[test]
+    if name == "energy-grid":
+        return energy_grid(*load_split("energy", split))
     folder = UCI / name
     data = np.loadtxt(folder / "data.txt")
     features = np.loadtxt(folder / "index_features.txt", dtype=int)
@@ -94,6 +118,8 @@ def available_datasets() -> list[str]:
 
 
 def n_splits(name: str) -> int:
+    if name == "energy-grid":
+        return n_splits("energy")
     if name in EXTRA:
         return EXTRA_SPLITS
     return int(np.loadtxt(UCI / name / "n_splits.txt"))
@@ -105,14 +131,16 @@ def make_skebm(method: str, params: dict, seed: int):
     from sklearn.preprocessing import StandardScaler
 
     from skebm import DistilledMDNRegressor, EnergyRegressor
+    from skebm.ensemble import EnsembleRegressor
 
-    if method == "ebm":
+    if method in ("ebm", "ensemble"):
         model = EnergyRegressor(random_state=seed, **params)
     elif method == "distilled":
         model = DistilledMDNRegressor(random_state=seed, **params)
     else:
         model = DistilledMDNRegressor(teacher_weight=0.0, random_state=seed, **params)
-    return make_pipeline(StandardScaler(), model)
+    pipeline = make_pipeline(StandardScaler(), model)
+    return EnsembleRegressor(pipeline, n_estimators=5) if method == "ensemble" else pipeline
 
 
 def evaluate(dist, y_test: np.ndarray, discrete: bool) -> dict:
@@ -137,60 +165,21 @@ def run_skebm(method, params, X_train, y_train, X_test, y_test, seed, discrete) 
     model.fit(X_train, y_train)
     fit_s = time.perf_counter() - start
     result = evaluate(predict_dist(model, X_test), y_test, discrete)
-    fitted = model[-1]
-    extra = {"proposal_weight": fitted.proposal_weight_} if hasattr(fitted, "proposal_weight_") \
-        else {}
-    return {**result, "fit_s": fit_s, "epochs": int(fitted.n_iter_), **extra}
+    members = [member[-1] for member in getattr(model, "estimators_", [model])]
+    extra = {"proposal_weight": float(np.mean([m.proposal_weight_ for m in members]))} \
+        if hasattr(members[0], "proposal_weight_") else {}
+    epochs = int(np.mean([m.n_iter_ for m in members]))
+    return {**result, "fit_s": fit_s, "epochs": epochs, **extra}
 
 
-def ngboost_python() -> Path | None:
-    """The python of ``.venv-ngboost``, created on first use; ``None`` if that fails."""
-    python = NGBOOST_VENV / "bin" / "python"
-    check = [str(python), "-c", "import ngboost"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    print(f"creating {NGBOOST_VENV} with `pip install ngboost` ...", flush=True)
-    try:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(NGBOOST_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "ngboost"], check=True)
-    except (subprocess.CalledProcessError, OSError) as error:
-        print(f"NGBoost unavailable, skipping it ({error})", flush=True)
-        return None
-    return python if subprocess.run(check, capture_output=True).returncode == 0 else None
-
-
-def run_ngboost(python, X_train, y_train, X_test, y_test, seed, discrete, threads) -> dict:
-    """Fit ``NGBRegressor()`` in the NGBoost environment; score its Normal predictions here."""
+def gaussian_result(loc, scale, fit_s, y_test, discrete) -> dict:
+    """Scores of a peer's Normal predictions ``N(loc, scale^2)``."""
     from skebm.distributions import GaussianMixtureDistribution
 
-    with tempfile.TemporaryDirectory() as folder:
-        inputs, outputs = Path(folder) / "in.npz", Path(folder) / "out.npz"
-        np.savez(inputs, X_train=X_train, y_train=y_train, X_test=X_test, seed=seed)
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}
-        subprocess.run([str(python), __file__, "--ngboost-worker", str(inputs), str(outputs)],
-                       check=True, env=env)
-        out = np.load(outputs)
-        loc, scale, fit_s = out["loc"], out["scale"], float(out["fit_s"])
     n = len(loc)
-    dist = GaussianMixtureDistribution(np.zeros((n, 1)), loc.reshape(n, 1, 1),
-                                       scale.reshape(n, 1, 1))
+    dist = GaussianMixtureDistribution(np.zeros((n, 1)), np.reshape(loc, (n, 1, 1)),
+                                       np.reshape(scale, (n, 1, 1)))
     return {**evaluate(dist, y_test, discrete), "fit_s": fit_s}
-
-
-def ngboost_worker(inputs: str, outputs: str) -> None:
-    """Runs under ``.venv-ngboost``: fit NGBoost with its defaults, save loc and scale."""
-    from ngboost import NGBRegressor
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    data = np.load(inputs)
-    model = make_pipeline(StandardScaler(),
-                          NGBRegressor(random_state=int(data["seed"]), verbose=False))
-    start = time.perf_counter()
-    model.fit(data["X_train"], data["y_train"])
-    fit_s = time.perf_counter() - start
-    params = model[-1].pred_dist(model[0].transform(data["X_test"])).params
-    np.savez(outputs, loc=params["loc"], scale=params["scale"], fit_s=fit_s)
 
 
 def read_results(path: Path) -> list[dict]:
@@ -200,9 +189,9 @@ def read_results(path: Path) -> list[dict]:
 
 
 def summary_table(records: list[dict]) -> str:
-    """Markdown table: mean +- standard error over splits, next to the published NLL."""
-    lines = ["| data set | method | splits | test NLL | RMSE | CRPS | fit s | published NLL "
-             "(MC dropout / ensembles / NGBoost) |", "|" + "---|" * 8]
+    """Markdown table: mean +- standard error over splits, next to the strongest published NLL."""
+    lines = ["| data set | method | splits | test NLL | RMSE | CRPS | fit s | strongest "
+             "published NLL |", "|" + "---|" * 8]
     groups: dict[tuple, list[dict]] = {}
     for record in records:
         method = record["method"] + (f" [{record['tag']}]" if record.get("tag") else "")
@@ -215,7 +204,8 @@ def summary_table(records: list[dict]) -> str:
             values = np.array([r[key] for r in rows])
             error = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
             cells.append(f"{values.mean():.3f} ± {error:.3f}")
-        published = " / ".join(f"{v:.2f}" for v in PUBLISHED.get(name, ()))
+        value, error, by = PUBLISHED.get(name, (None, None, ""))
+        published = f"{value:.2f} ± {error:.2f} ({by})" if by else ""
         label = name + (" (discrete)" if name in DISCRETE else "")
         lines.append(f"| {label} | {method} | {len(rows)} | " + " | ".join(cells)
                      + f" | {published} |")
@@ -263,7 +253,6 @@ def main(argv=None) -> None:
     print(f"machine: {machine()}", flush=True)
     done = {(r["dataset"], r["split"], r["method"], r.get("tag", ""))
             for r in (read_results(args.results) if args.results else [])}
-    python = ngboost_python() if "ngboost" in args.methods else None
     records = []
     # Split-major order, so that a partial run already covers every data set.
     for split in range(max(n_splits(name) for name in datasets)):
@@ -280,11 +269,11 @@ def main(argv=None) -> None:
             for method in args.methods:
                 if (name, split, method, args.tag) in done:
                     continue
-                if method == "ngboost":
-                    if python is None:
+                if method in PEERS:
+                    peer = run_peer(method, X_train, y_train, X_test, split, args.threads)
+                    if peer is None:
                         continue
-                    result = run_ngboost(python, X_train, y_train, X_test, y_test, split,
-                                         discrete, args.threads)
+                    result = gaussian_result(*peer, y_test, discrete)
                 else:
                     result = run_skebm(method, args.params, X_train, y_train, X_test, y_test,
                                        split, discrete)
@@ -303,7 +292,4 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--ngboost-worker":
-        ngboost_worker(sys.argv[2], sys.argv[3])
-    else:
-        main()
+    main()

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from skebm.distributions import GaussianMixtureDistribution
-from tests.helpers import load_benchmark
+from skebm.ensemble import EnsembleRegressor
+from tests.helpers import TINY, load_benchmark
 
 uci = load_benchmark("uci")
+peers = load_benchmark("uci_peers")
 
 SMALL = {"max_epochs": 40, "n_noise_samples": 16, "hidden_size": 16, "n_inference_samples": 256}
 
@@ -58,4 +60,70 @@ def test_results_file_round_trip_gives_mean_and_standard_error(tmp_path):
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     table = uci.summary_table(uci.read_results(path))
     assert "| yacht | ebm | 3 | 2.000 ± 0.577 |" in table
-    assert "1.25 / 1.18 / 0.20" in table
+    assert "| 0.05 ± 0.28 (PGBM) |" in table
+
+
+def requires_table(name):
+    if not (uci.UCI / name / "data.txt").exists():
+        pytest.skip(f"{uci.UCI / name} not available (set SKEBM_SHARED_DATA)")
+
+
+def test_energy_grid_adds_two_constant_columns_and_puts_the_target_on_the_grid():
+    requires_table("energy")
+    X_train, y_train, X_test, y_test = uci.load_split("energy-grid", 2)
+    E_train, e_train, _, e_test = uci.load_split("energy", 2)
+    assert X_train.shape == (E_train.shape[0], E_train.shape[1] + 2)
+    assert uci.n_splits("energy-grid") == 20
+    np.testing.assert_array_equal(X_train[:, :-2], E_train)
+    assert all(len(np.unique(X_train[:, j])) == 1 for j in (-2, -1))
+    assert max(len(np.unique(X_train[:, j])) for j in range(X_train.shape[1])) < 20
+    for gridded, raw in ((y_train, e_train), (y_test, e_test)):
+        steps = gridded / uci.GRID
+        np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
+        assert np.max(np.abs(gridded - raw / 500)) <= uci.GRID / 2 + 1e-12
+
+
+def test_ensemble_method_fits_five_seeded_members_of_the_pipeline():
+    requires_table("yacht")
+    model = uci.make_skebm("ensemble", {}, seed=3)
+    assert isinstance(model, EnsembleRegressor) and model.n_estimators == 5
+    assert model.estimator[-1].random_state == 3
+    params = {key: value for key, value in TINY.items() if key != "random_state"}
+    result = uci.run_skebm("ensemble", params, *uci.load_split("yacht", 0), seed=0,
+                           discrete=False)
+    assert np.isfinite(result["nll"]) and result["epochs"] == TINY["max_epochs"]
+
+
+def test_gaussian_result_scores_the_peer_normal():
+    result = uci.gaussian_result(np.array([1.0, 2.0]), np.array([0.5, 0.5]), 1.5,
+                                 np.array([1.0, 2.0]), discrete=False)
+    assert result["nll"] == pytest.approx(np.log(0.5 * np.sqrt(2 * np.pi)))
+    assert result["rmse"] == 0.0 and result["fit_s"] == 1.5
+    # CRPS of N(mu, s^2) at its mean is s (2 phi(0) - 1/sqrt(pi)).
+    assert result["crps"] == pytest.approx(0.5 * (2 / np.sqrt(2 * np.pi) - 1 / np.sqrt(np.pi)),
+                                           rel=1e-3)
+
+
+def test_a_missing_peer_is_skipped_with_a_message(monkeypatch, capsys):
+    def missing(*args):
+        raise ImportError("No module named 'catboost'")
+
+    monkeypatch.setitem(peers._FITS, "catboost", missing)
+    monkeypatch.setattr(peers, "_UNAVAILABLE", {})
+    X = np.zeros((4, 1))
+    assert peers.run_peer("catboost", X, np.zeros(4), X, seed=0, threads=1) is None
+    assert peers.run_peer("catboost", X, np.zeros(4), X, seed=0, threads=1) is None
+    assert capsys.readouterr().out.count("skipping catboost: not available") == 1
+
+
+@pytest.mark.parametrize("name", [
+    "catboost", pytest.param("pgbm", marks=pytest.mark.slow)])  # PGBM compiles C++ once
+def test_peer_predicts_a_normal_that_follows_a_linear_signal(name):
+    pytest.importorskip(name)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(400, 2))
+    y = 3 * X[:, 0] + 0.3 * rng.normal(size=400)
+    loc, scale, fit_s = peers.run_peer(name, X[:300], y[:300], X[300:], seed=0, threads=1)
+    assert loc.shape == scale.shape == (100,) and fit_s > 0
+    assert np.sqrt(np.mean((loc - 3 * X[300:, 0]) ** 2)) < 0.3  # signal std 1.7
+    assert 0.1 < np.median(scale) < 0.9  # noise std 0.3
