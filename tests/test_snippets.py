@@ -6,8 +6,10 @@ them. Conventions, so that new snippets are picked up without editing this file:
 * Every fenced block that opens with ```python is run; use ```text, ```bash or
   ```pycon for code that must not run.
 * Training is shrunk for the test: while the snippets run, every skebm
-  estimator's ``fit`` first sets the small settings of ``SMALL_SETTINGS`` (only
-  the parameters it has), and ``gustafsson2020_kl`` uses a coarse grid. Write
+  estimator (meta-estimators included) is built with the small settings of
+  ``SMALL_SETTINGS`` and the integer parameters of ``SMALL_CAPS`` lowered to
+  at most their cap (only the parameters it has; a cross-validation splitter
+  object is kept), and ``gustafsson2020_kl`` uses a coarse grid. Write
   snippets with realistic settings; they still run in seconds here.
 * Text that cannot run here (a remote scheduler's address) is replaced as
   listed in ``SUBSTITUTIONS``; a substitution whose text no longer appears in
@@ -26,9 +28,9 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import skebm_estimator_classes
 
 import skebm.metrics
-from skebm._base import BaseProbabilisticRegressor
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted(path for path in (ROOT / "docs").glob("**/*.md")
@@ -39,6 +41,7 @@ OPTIONAL_PACKAGES = ("ray", "dask", "distributed", "skpro")
 
 SMALL_SETTINGS = dict(max_epochs=2, n_noise_samples=16, hidden_size=16,
                       n_inference_samples=64)
+SMALL_CAPS = dict(cv=3, n_estimators=2)
 SUBSTITUTIONS: dict[str, dict[str, str]] = {}  # file name -> {text: replacement}
 
 
@@ -66,9 +69,15 @@ def missing_optional_package(code: str) -> str | None:
     return None
 
 
-def estimator_classes(base: type = BaseProbabilisticRegressor) -> list[type]:
-    """Every skebm estimator class (the subclasses of the shared base), recursively."""
-    return [cls for sub in base.__subclasses__() for cls in [sub, *estimator_classes(sub)]]
+def shrink(estimator) -> None:
+    """Set ``SMALL_SETTINGS`` and lower to ``SMALL_CAPS`` the parameters the estimator has."""
+    for name, value in SMALL_SETTINGS.items():
+        if hasattr(estimator, name):
+            setattr(estimator, name, value)
+    for name, cap in SMALL_CAPS.items():
+        value = getattr(estimator, name, None)
+        if isinstance(value, int) and value > cap:
+            setattr(estimator, name, cap)
 
 
 @pytest.fixture
@@ -78,16 +87,14 @@ def small_training(monkeypatch):
     The settings are set at construction, so they travel with the estimator to
     wherever it is fitted: threads, and the worker processes of ray or loky.
     """
-    for cls in estimator_classes():
+    for cls in skebm_estimator_classes():
         if "__init__" not in vars(cls):
             continue
 
         @functools.wraps(cls.__init__)
         def small_init(self, *args, __init=cls.__init__, **kwargs):
             __init(self, *args, **kwargs)
-            for name, value in SMALL_SETTINGS.items():
-                if hasattr(self, name):
-                    setattr(self, name, value)
+            shrink(self)
 
         monkeypatch.setattr(cls, "__init__", small_init)
     kl = skebm.metrics.gustafsson2020_kl
@@ -110,6 +117,18 @@ def run_snippets(path: Path, blocks: list[str]) -> None:
 
 
 WITH_SNIPPETS = [path for path in DOCUMENTS if snippets(path)]
+
+
+def test_small_training_shrinks_estimators_and_meta_estimators(small_training):
+    from sklearn.model_selection import KFold
+
+    from skebm import EnergyRegressor
+    from skebm.calibration import RecalibratedRegressor
+
+    model = RecalibratedRegressor(EnergyRegressor(max_epochs=500), cv=10)
+    assert model.cv == SMALL_CAPS["cv"]
+    assert model.estimator.max_epochs == SMALL_SETTINGS["max_epochs"]
+    assert RecalibratedRegressor(EnergyRegressor(), cv=KFold(5)).cv.n_splits == 5
 
 
 def test_the_documents_have_snippets():
