@@ -125,13 +125,9 @@ from sklearn.model_selection import KFold
 import skebm
 from skebm.calibration import CalibrationMap, RecalibratedRegressor, calibration_error, pit
 from skebm.calibration._discrete import dequantise, pit_intervals, randomised_pit
-from skebm.calibration._regressor import (
-    _early_stopping_rows,
-    _fit_random_state,
-    _fit_seed,
-    _mixture_dist,
-)
+from skebm.calibration._fitting import _early_stopping_rows
 from skebm.datasets import make_blob_images, make_brando2019, make_gustafsson2020
+from skebm.ensemble import member_random_state, member_seed, predict_mixture
 
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 QUANTILE_LEVELS = np.linspace(0.0025, 0.9975, 399)
@@ -184,10 +180,10 @@ def fit_split(name: str, split: int, args) -> dict:
     start = time.perf_counter()
     discrete = name in DISCRETE
     # Integers: dequantised as RecalibratedRegressor(discrete=True) does, same seed.
-    seed = _fit_seed(make_model(args.model, split))
+    seed = member_seed(make_model(args.model, split))
     fit_targets, uniforms = dequantise(y, seed) if discrete else (y, None)
     # Fit number f >= 1 of every model: the random_state RecalibratedRegressor(n_fits) gives it.
-    model_seed = _fit_random_state(seed, args.fit) if args.fit else split
+    model_seed = member_random_state(seed, args.fit) if args.fit else split
     models = [make_model(args.model, model_seed).fit(X, fit_targets)]
     train_cdf, train_fold = np.empty((len(y), 2)), np.empty(len(y), dtype=int)
     folds = KFold(args.cv, shuffle=True, random_state=split)
@@ -245,7 +241,7 @@ def add_validation(name: str, split: int, path: Path, args) -> None:
     saved = dict(np.load(path))
     X, y, X_test, y_test = load_split(name, split)
     discrete = name in DISCRETE
-    seed = _fit_seed(make_model(args.model, split))
+    seed = member_seed(make_model(args.model, split))
     fit_targets = dequantise(y, seed)[0] if discrete else y
     model = make_model(args.model, split).fit(X, fit_targets)
     difference = np.max(np.abs(model.predict_dist(X_test).cdf(test_points(name, y_test))
@@ -512,7 +508,7 @@ def verify(name: str, args) -> None:
         reconstructions = [("", saved)]
         if n_fits == 2:
             rows = reduce(np.intersect1d, [_early_stopping_rows(fit) for fit in model.fits_[0]])
-            own = validation_cdf(_mixture_dist(model.fits_[0], X[rows]), y[rows], discrete)
+            own = validation_cdf(predict_mixture(model.fits_[0], X[rows]), y[rows], discrete)
             reconstructions = [(" (as tabulated)", saved),
                                (f" (with the {len(rows)} rows both final fits held out)",
                                 {**saved, "mixture_val_cdf": own})]

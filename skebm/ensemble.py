@@ -16,7 +16,8 @@ from skebm.distributions import ConditionalDistribution
 from skebm.distributions.equal_mixture import EqualMixtureDistribution
 from skebm.pipeline import predict_dist
 
-__all__ = ["EnsembleRegressor", "member_clones", "member_random_state", "member_seed"]
+__all__ = ["EnsembleRegressor", "member_clones", "member_random_state", "member_seed",
+           "predict_mixture"]
 
 
 class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
@@ -111,7 +112,7 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             This estimator, fitted.
         """
         estimator = self._estimator()
-        members = member_clones(estimator, self.n_estimators)
+        members = member_clones(estimator, self.n_estimators, "n_estimators")
         fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
         self.estimators_ = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_member)(member, X, y, fit_params) for member in members)
@@ -139,8 +140,7 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             ``n_estimators=1``); later fits do not change it.
         """
         check_is_fitted(self, "estimators_")
-        dists = [predict_dist(member, X) for member in self.estimators_]
-        return dists[0] if len(dists) == 1 else EqualMixtureDistribution(dists)
+        return predict_mixture(self.estimators_, X)
 
     def predict(self, X, kind: str = "mean") -> np.ndarray:
         """Point predictions of the mixture.
@@ -225,7 +225,7 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         return tags
 
 
-def member_clones(estimator, n_members: int) -> list:
+def member_clones(estimator, n_members: int, parameter: str = "n_members") -> list:
     """Unfitted clones of ``estimator``: the first as given, the others reseeded.
 
     Parameters
@@ -235,6 +235,8 @@ def member_clones(estimator, n_members: int) -> list:
         ``random_state`` parameter when ``n_members > 1``.
     n_members : int
         Number of clones.
+    parameter : str, default="n_members"
+        The caller's name for ``n_members``, for the error message.
 
     Returns
     -------
@@ -254,9 +256,9 @@ def member_clones(estimator, n_members: int) -> list:
                 if key == "random_state" or key.endswith("__random_state")]
         if not keys:
             raise ValueError(
-                f"{n_members} members differ only by their random_state, but "
-                f"{type(estimator).__name__} has no random_state parameter (nor any step of "
-                "it); use a single member.")
+                f"{parameter}={n_members} mixes fits that differ only by their random_state, "
+                f"but {type(estimator).__name__} has no random_state parameter (nor any step "
+                f"of it); use {parameter}=1.")
         seed = member_seed(estimator)
         for member in range(1, n_members):
             state = member_random_state(seed, member)
@@ -302,6 +304,26 @@ def member_random_state(seed: int, member: int) -> int:
         A seed in ``[0, 2**31 - 1)``.
     """
     return int(np.random.default_rng([seed, member]).integers(np.iinfo(np.int32).max))
+
+
+def predict_mixture(fits: list, X) -> ConditionalDistribution:
+    """The equal mixture of the fitted models' distributions for ``X`` (one model: its own).
+
+    Parameters
+    ----------
+    fits : list of fitted estimators
+        skebm estimators, or Pipelines ending in one.
+    X : array-like
+        Inputs.
+
+    Returns
+    -------
+    ConditionalDistribution
+        An :class:`~skebm.distributions.EqualMixtureDistribution` of the
+        models' distributions, or the one model's distribution.
+    """
+    dists = [predict_dist(fit, X) for fit in fits]
+    return dists[0] if len(dists) == 1 else EqualMixtureDistribution(dists)
 
 
 def _fit_member(member, X, y, fit_params: dict):

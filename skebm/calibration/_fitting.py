@@ -11,11 +11,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_array, has_fit_parameter
-
-from skebm.distributions.equal_mixture import EqualMixtureDistribution
-from skebm.pipeline import predict_dist
 
 __all__ = ["fit_jobs", "one_dimensional_targets", "weight_routing"]
 
@@ -84,31 +81,6 @@ def one_dimensional_targets(y) -> tuple[np.ndarray, int]:
             "skebm.calibration.pit and calibration_error to diagnose each marginal."
         )
     return values, 1
-
-
-def _mixture_dist(fits: list, X):
-    """The distributions of one fit, or the equal mixture of several fits' distributions."""
-    dists = [predict_dist(fit, X) for fit in fits]
-    return dists[0] if len(dists) == 1 else EqualMixtureDistribution(dists)
-
-
-def _fit_seed(estimator) -> int:
-    """The seed of the dequantisation and of :meth:`RecalibratedRegressor.sample`."""
-    return int(check_random_state(_random_state_of(estimator)).randint(np.iinfo(np.int32).max))
-
-
-def _fit_random_state(seed: int, fit: int) -> int:
-    """The ``random_state`` of fit ``fit >= 1`` of every model (fit 0 keeps the estimator's)."""
-    return int(np.random.default_rng([seed, fit]).integers(np.iinfo(np.int32).max))
-
-
-def _random_state_of(estimator):
-    """The wrapped estimator's ``random_state`` (a Pipeline's: its last step's that has one)."""
-    params = estimator.get_params(deep=True)
-    if "random_state" in params:
-        return params["random_state"]
-    nested = [value for key, value in params.items() if key.endswith("__random_state")]
-    return nested[-1] if nested else None
 
 
 def _early_stopping_rows(model) -> np.ndarray:

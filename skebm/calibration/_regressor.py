@@ -6,7 +6,7 @@ from functools import reduce
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, RegressorMixin, _fit_context
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -22,17 +22,11 @@ from skebm.calibration._discrete import (
     randomised_pit,
 )
 from skebm.calibration._distribution import RecalibratedDistribution
-from skebm.calibration._fitting import (
-    _early_stopping_rows,
-    _fit_random_state,
-    _fit_seed,
-    _mixture_dist,
-    fit_jobs,
-    one_dimensional_targets,
-)
+from skebm.calibration._fitting import _early_stopping_rows, fit_jobs, one_dimensional_targets
 from skebm.calibration._map import CalibrationMap
-from skebm.distributions.equal_mixture import EqualMixtureDistribution
 from skebm.calibration._pit import pit
+from skebm.distributions.equal_mixture import EqualMixtureDistribution
+from skebm.ensemble import member_clones, member_seed, predict_mixture
 
 __all__ = ["RecalibratedRegressor"]
 
@@ -84,7 +78,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
     **Several fits per model** (``n_fits``, by default 2): every model above,
     each fold model and the final one, is the equal mixture of ``n_fits``
-    clones that differ only by their ``random_state`` (the first keeps the
+    clones that differ only by their ``random_state``, seeded as the members
+    of :class:`~skebm.ensemble.EnsembleRegressor` are (the first keeps the
     estimator's; fit ``j >= 1`` of every model gets the same seed derived
     from it), fitted on the same rows. The maps are learned on the held-out
     PIT of the fold mixtures, so they correct the kind of predictor they are
@@ -280,8 +275,8 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
                       "final_pit_values_", "fits_"):
             self.__dict__.pop(stale, None)  # a refit with the other `ensemble` leaves none
         estimator = self._base_estimator()
-        seed = _fit_seed(estimator)
-        clones = self._clones(estimator, seed)
+        seed = member_seed(estimator)
+        clones = member_clones(estimator, self.n_fits, "n_fits")
         # Continuous targets: each held-out PIT is the point [F(y), F(y)].
         fit_targets, uniforms = dequantise(y, seed) if self.discrete else (y, None)
         lower, upper = np.empty(len(y)), np.empty(len(y))
@@ -339,28 +334,12 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
         return DistilledMDNRegressor()
 
-    def _clones(self, estimator, seed: int) -> list:
-        """Unfitted clones of ``estimator``, one per fit: the first as given, then reseeded."""
-        clones = [clone(estimator)]
-        if self.n_fits > 1:
-            keys = [key for key in estimator.get_params(deep=True)
-                    if key == "random_state" or key.endswith("__random_state")]
-            if not keys:
-                raise ValueError(
-                    f"n_fits={self.n_fits} mixes fits that differ by their random_state, but "
-                    f"{type(estimator).__name__} has no random_state parameter (nor any "
-                    "step of it); use n_fits=1.")
-            for fit in range(1, self.n_fits):
-                state = _fit_random_state(seed, fit)
-                clones.append(clone(estimator).set_params(**dict.fromkeys(keys, state)))
-        return clones
-
     def _held_out_pit(self, fits: list, X, y) -> tuple[np.ndarray, np.ndarray]:
         """The PIT interval ``[F(y - 1/2), F(y + 1/2)]`` of integers, else ``[F(y), F(y)]``.
 
         ``F`` is the CDF of the equal mixture of ``fits``.
         """
-        dist = _mixture_dist(fits, X)
+        dist = predict_mixture(fits, X)
         if self.discrete:
             return pit_intervals(dist, y)
         values = pit(y, dist)
@@ -390,10 +369,10 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self, "pit_values_")
         if hasattr(self, "estimators_"):
             return EqualMixtureDistribution([
-                RecalibratedDistribution(_mixture_dist(fits, X), calibration)
+                RecalibratedDistribution(predict_mixture(fits, X), calibration)
                 for fits, calibration in zip(self.fits_, self.calibrations_)
             ])
-        return RecalibratedDistribution(_mixture_dist(self.fits_[0], X), self.calibration_)
+        return RecalibratedDistribution(predict_mixture(self.fits_[0], X), self.calibration_)
 
     def predict(self, X, kind: str = "mean") -> np.ndarray:
         """Point predictions of the recalibrated distributions.

@@ -11,7 +11,7 @@ from sklearn.base import clone
 from skebm import EnergyRegressor
 from skebm.calibration import CalibrationMap, RecalibratedDistribution, RecalibratedRegressor, pit
 from skebm.calibration._discrete import dequantise, pit_intervals, randomised_pit
-from skebm.calibration._regressor import _fit_seed
+from skebm.ensemble import member_seed
 from tests.calibration.helpers import (
     WrongScaleIntegerRegressor,
     integer_distribution,
@@ -186,7 +186,7 @@ def test_discrete_recalibrated_skebm_estimator_clones_and_pickles():
     # intervals, with the uniform draws of those same rows.
     rows = model.estimator_.validation_indices_
     lower, upper = pit_intervals(model.estimator_.predict_dist(X[rows]), k[rows])
-    uniforms = dequantise(k, _fit_seed(estimator))[1]
+    uniforms = dequantise(k, member_seed(estimator))[1]
     assert len(rows) == 24
     np.testing.assert_allclose(model.final_pit_values_,
                                randomised_pit(lower, upper, uniforms[rows]))
