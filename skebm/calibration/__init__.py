@@ -11,9 +11,9 @@ consistent density.
 
 from skebm.calibration._distribution import RecalibratedDistribution
 from skebm.calibration._map import CalibrationMap
-from skebm.distributions.equal_mixture import EqualMixtureDistribution
 from skebm.calibration._pit import calibration_error, pit
 from skebm.calibration._regressor import RecalibratedRegressor
+from skebm.distributions.equal_mixture import EqualMixtureDistribution
 
 __all__ = [
     "CalibrationMap",
