@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from skebm._batches import InputBatches, as_batches, to_device
+from skebm._early_stopping import EarlyStopping
 from skebm.exceptions import TrainingDivergedError
 
 __all__ = ["AVERAGE_DECAY", "BATCH_NORM_ROWS", "STEP_BUDGET", "ParameterAverage",
@@ -162,7 +163,9 @@ def train(
     average = ParameterAverage(module, AVERAGE_DECAY)
     progress = _progress_bar(config)
     history: list[dict] = []
-    best_score, best_state, stale_checks = -math.inf, None, 0
+    stopping = (EarlyStopping(config.n_iter_no_change)
+                if validation_score is not None and config.n_iter_no_change is not None
+                else None)
     recoveries = 0
     epoch = 0
     checkpoint_epoch = -1
@@ -187,10 +190,7 @@ def train(
                     f"recover after halving the learning rate {_MAX_RECOVERIES} times. Try a "
                     "smaller learning_rate, a larger batch_size or check the inputs' scale."
                 )
-            for group in optimizer.param_groups:
-                group["initial_lr"] *= 0.5
-                group["lr"] *= 0.5
-            schedule.base_lrs = [base * 0.5 for base in schedule.base_lrs]
+            _halve_learning_rate(optimizer, schedule)
             continue
         record = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in parts_sum.items()}}
         check = (epoch + 1) % config.validation_period == 0 or epoch + 1 == config.max_epochs
@@ -202,28 +202,15 @@ def train(
                 last_score = _mean(validation_score())
             record["validation_score"] = last_score
         history.append(record)
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
-        elif config.verbose:
-            print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
-                           for k, v in record.items()), flush=True)
+        _report(record, progress, config.verbose)
         epoch += 1
-        if validation_score is None or config.n_iter_no_change is None or not check:
-            continue
-        if last_score > best_score:
-            best_score, stale_checks = last_score, 0
-            with average.applied():
-                best_state = copy.deepcopy(module.state_dict())
-        else:
-            stale_checks += 1
-            if stale_checks >= config.n_iter_no_change:
-                break
+        if stopping is not None and check:
+            with average.applied():  # the scored parameters are the ones kept
+                if stopping.update(last_score, module):
+                    break
     if progress is not None:
         progress.close()
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    else:
+    if stopping is None or not stopping.restore(module):
         average.copy_to_module()
         _refresh_batch_norm(extractors, inputs, batch_size, device, sample_weight)
     module.eval()
@@ -441,6 +428,24 @@ def _restore(checkpoint, module, optimizer, schedule, generator, average) -> Non
     schedule.load_state_dict(schedule_state)
     generator.set_state(generator_state)
     average.load(average_state)
+
+
+def _halve_learning_rate(optimizer, schedule) -> None:
+    """Halve the learning rate of ``optimizer`` and of its ``schedule`` from now on."""
+    for group in optimizer.param_groups:
+        group["initial_lr"] *= 0.5
+        group["lr"] *= 0.5
+    schedule.base_lrs = [base * 0.5 for base in schedule.base_lrs]
+
+
+def _report(record: dict, progress, verbose: int) -> None:
+    """Show an epoch's record on the progress bar, or as a line when ``verbose`` without one."""
+    if progress is not None:
+        progress.update(1)
+        progress.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
+    elif verbose:
+        print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in record.items()), flush=True)
 
 
 def _progress_bar(config: TrainingConfig):
