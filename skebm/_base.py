@@ -1,16 +1,17 @@
 """scikit-learn plumbing shared by every skebm estimator.
 
-Validation, standardisation, device choice, seeding, the training call,
-prediction helpers built on ``predict_dist`` and CPU-safe pickling live here
-once; the estimators only say how to build their network, what loss to train
-and which distribution to return.
+The estimator base class: parameter validation, the fit sequence (inputs,
+targets, seeding, the held-out split, the training call, publishing the
+fitted state), prediction helpers built on ``predict_dist`` and pickling.
+Policies live in their own modules: devices in :mod:`skebm._devices`, targets
+in :mod:`skebm._targets`, network building in :mod:`skebm._networks`. The
+estimators only say how to build their network, what loss to train and which
+distribution to return.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
-import warnings
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -23,34 +24,40 @@ from sklearn.utils.validation import check_is_fitted
 
 from skebm._augmentation import AUGMENTATIONS, augmented_loss
 from skebm._batches import InputBatches
+from skebm._devices import cpu_state, inference_device, loaded_device, resolve_device
 from skebm._docs import fill_shared_docs
+from skebm._early_stopping import held_out_rows, uses_early_stopping
 from skebm._inputs import input_scaler, model_inputs, validate_inputs
 from skebm._migrations import FORMAT_VERSION, UNVERSIONED, check_version, upgrade_state
-from skebm._preprocessing import Standardizer, quantile_bin_edges
+from skebm._networks import (
+    GLOBAL_SEED_LOCK,
+    architecture_params,
+    auto_hidden_size,
+    build_extractor,
+    call_extractor,
+    changed_architecture,
+    resolved_input_bins,
+    seeded,
+)
+from skebm._preprocessing import quantile_bin_edges
+from skebm._targets import (
+    as_targets,
+    check_target_range,
+    grid_bounds,
+    squeeze,
+    target_shape,
+    target_standardizer,
+)
+from skebm._threads import fit_threads, with_fitted_threads
 from skebm._training import TrainingConfig, auto_schedule, train
 from skebm._validation import IntegerInterval, as_float_array, weighted_mean
-from skebm._weights import training_weights, weighted_moments
+from skebm._weights import training_weights
 from skebm.distributions import ConditionalDistribution
-from skebm.exceptions import DeviceWarning
-from skebm.nn import EncodedExtractor, PiecewiseLinearEncoding
-from skebm.nn.extractors import AutocastExtractor, check_extractor, instantiate_extractor
 
-__all__ = ["BaseProbabilisticRegressor"]
+__all__ = ["BaseProbabilisticRegressor", "auto_hidden_size"]
 
-MIN_AUTO_VALIDATION_ROWS = 20
-"""Fewest held-out rows with which ``early_stopping="auto"`` holds rows out."""
-_AUTO_WIDTH_ROWS = 4000
-"""Training rows beyond which ``hidden_size="auto"`` is 64 instead of 32."""
-# Seeded initialisation uses torch's global generator: one thread at a time, so that
-# fits in threads (joblib's threading or dask backends) stay reproducible.
-_GLOBAL_SEED_LOCK = threading.Lock()
+_GLOBAL_SEED_LOCK = GLOBAL_SEED_LOCK  # estimators that seed a second network hold it too
 _SEED_BOUND = 2**31 - 1
-_RELATIVE_SCALE_FLOOR = 1e-10
-"""Smallest target scale, relative to the targets' mean magnitude (see ``_target_standardizer``)."""
-AUTO_INPUT_BINS = 8
-"""Bins per column of ``input_bins="auto"`` (tables read by the built-in MLP)."""
-_ARCHITECTURE_PARAMS = ("feature_extractor", "feature_extractor_kwargs", "input_bins",
-                        "hidden_size", "n_components", "mixed_precision", "channel_axis")
 
 
 @fill_shared_docs
@@ -78,6 +85,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "mixed_precision": ["boolean"],
         "augmentation": [None, StrOptions(AUGMENTATIONS)],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     # ------------------------------------------------------------ hooks
@@ -104,6 +112,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
+    @fit_threads  # torch threads: n_threads, restored afterwards (skebm._threads)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to inputs ``X`` and targets ``y``.
 
@@ -150,14 +159,14 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         threads meanwhile use the previous model throughout, never a
         half-trained one.
 
-        Training uses torch's intra-op thread pool (``torch.get_num_threads()``).
-        In scikit-learn's parallel tools (``cross_validate(n_jobs=k)``,
+        Training and prediction use ``n_threads_`` torch intra-op threads
+        (see ``n_threads``) and restore torch's own setting afterwards.
+        ``"auto"`` never exceeds ``torch.get_num_threads()``: in
+        scikit-learn's parallel tools (``cross_validate(n_jobs=k)``,
         ``GridSearchCV(n_jobs=k)``) the default loky backend starts each worker
         with ``OMP_NUM_THREADS`` set to ``cpu_count // k`` (unless it is already
         set), which torch reads, so the workers share the cores instead of
-        oversubscribing them. Threads are not limited with the
-        ``"threading"`` backend, whose workers share one torch thread pool: call
-        ``torch.set_num_threads`` yourself there.
+        oversubscribing them.
         """
         draft = self._shallow_copy()
         draft._fit(X, y, sample_weight)
@@ -181,25 +190,25 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if reuse:
             self._check_warm_start(targets)
         else:
-            self._architecture = self._architecture_params()
+            self._architecture = architecture_params(self)
             self._target_ndim = y.ndim
             self._target_dim = targets.shape[1]
             self._input_scaler = input_scaler(X)
-            self.input_bins_ = self._resolved_input_bins(X.ndim)
+            self.input_bins_ = resolved_input_bins(self.input_bins, self.feature_extractor,
+                                                   X.ndim)
             self._input_bin_edges = (quantile_bin_edges(self._input_scaler.transform(X),
                                                         self.input_bins_)
                                      if self.input_bins_ else None)
-            self._target_scaler = _target_standardizer(targets, weights)
-            standard = (targets - self._target_scaler.mean) / self._target_scaler.scale
-            margin = max(1.0, 0.1 * float(np.ptp(standard)))
-            self._grid_bounds = (float(standard.min()) - margin, float(standard.max()) + margin)
+            self._target_scaler = target_standardizer(targets, weights)
+            self._grid_bounds = grid_bounds(
+                (targets - self._target_scaler.mean) / self._target_scaler.scale)
             self.hidden_size_ = (auto_hidden_size(len(targets)) if self.hidden_size == "auto"
                                  else int(self.hidden_size))
         self.background_weight_ = (1.0 / (len(targets) + 1.0) if self.background_weight == "auto"
                                    else float(self.background_weight))
         seeds = check_random_state(self.random_state).randint(_SEED_BOUND, size=3)
         self._inference_seed = int(seeds[2])
-        self.device_ = _resolve_device(self.device)
+        self.device_ = resolve_device(self.device)
         inputs = model_inputs(self._input_scaler, X)
         standard_targets = torch.from_numpy(
             ((targets - self._target_scaler.mean) / self._target_scaler.scale).astype(np.float32)
@@ -207,8 +216,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         if reuse:  # the published network is never trained in place
             self.module_ = copy.deepcopy(self.module_)
         else:
-            with _GLOBAL_SEED_LOCK, torch.random.fork_rng(devices=[]):
-                torch.manual_seed(int(seeds[0]))
+            with seeded(int(seeds[0])):
                 self.module_ = self._build_module(tuple(inputs.shape[1:]), self._target_dim)
         self.module_.to(self.device_)
         weight_tensor = None if weights is None else torch.from_numpy(weights)
@@ -222,16 +230,6 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             {**record, "epoch": len(previous) + record["epoch"]} for record in history
         ]
 
-    def _architecture_params(self) -> dict:
-        """The parameters that shape the network, which a warm start cannot change.
-
-        A module instance is recorded by its type: holding on to it would keep
-        its tensors (perhaps on a GPU) in the pickled estimator.
-        """
-        return {name: type(value) if isinstance(value, torch.nn.Module) else value
-                for name in _ARCHITECTURE_PARAMS if hasattr(self, name)
-                for value in [getattr(self, name)]}
-
     def _check_warm_start(self, targets: np.ndarray) -> None:
         """Refuse a warm start that would silently keep an outdated network or target range."""
         if targets.shape[1] != self._target_dim:
@@ -239,28 +237,14 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
                 f"warm_start fit got {targets.shape[1]} target columns, "
                 f"the model was fitted with {self._target_dim}."
             )
-        fitted_with = self._architecture  # None in models pickled before it existed
-        changed = [] if fitted_with is None else [
-            name for name, value in self._architecture_params().items()
-            if not _same_value(value, fitted_with.get(name))
-        ]
+        changed = changed_architecture(self, self._architecture)
         if changed:
             raise ValueError(
                 f"warm_start=True cannot change {', '.join(changed)}: the fitted network was "
                 "built with other values. Restore them, or set warm_start=False to fit a new "
                 "network."
             )
-        scaler = self._target_scaler
-        standard = (targets - scaler.mean) / scaler.scale
-        low, high = self._grid_bounds
-        if standard.min() < low or standard.max() > high:
-            raise ValueError(
-                "warm_start=True keeps the target scaling and range of the first fit, and "
-                f"these targets reach [{float(targets.min()):.6g}, {float(targets.max()):.6g}], "
-                "outside the range it covers "
-                f"[{_user(low, scaler):.6g}, {_user(high, scaler):.6g}]; the network cannot "
-                "represent them. Set warm_start=False to fit on the new range."
-            )
+        check_target_range(targets, self._target_scaler, self._grid_bounds)
 
     def _train(self, inputs: InputBatches, targets: torch.Tensor, seed: int,
                sample_weight: torch.Tensor | None = None) -> list[dict]:
@@ -268,7 +252,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         validation_score, n_iter_no_change, held_out = None, None, None
         self.validation_indices_ = np.empty(0, dtype=np.intp)
-        if self._uses_early_stopping(inputs.shape[0]):
+        if uses_early_stopping(self.early_stopping, self.validation_fraction, inputs.shape[0]):
             inputs, targets, sample_weight, validation_score, held_out, \
                 self.validation_indices_ = self._split_validation(inputs, targets, generator,
                                                                   sample_weight)
@@ -308,27 +292,13 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """The trained modules that read the inputs alone (for batch-norm statistics)."""
         return [self.module_.extractor]
 
-    def _uses_early_stopping(self, n_rows: int) -> bool:
-        """Whether this fit holds out rows; ``"auto"`` does when enough rows would be held out."""
-        if isinstance(self.early_stopping, str):  # "auto"
-            return round(self.validation_fraction * n_rows) >= MIN_AUTO_VALIDATION_ROWS
-        return bool(self.early_stopping)
-
     def _batch_loss(self, module: torch.nn.Module, generator: torch.Generator):
         """``(inputs, targets) -> (loss, parts)`` for one standardised minibatch."""
         objective = self._objective(generator.device)
         return lambda inputs, targets: objective(module, (inputs, targets), generator)
 
     def _split_validation(self, inputs, targets, generator, sample_weight=None):
-        n_rows = inputs.shape[0]
-        n_validation = int(round(self.validation_fraction * n_rows))
-        if n_validation < 1 or n_validation >= n_rows:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no validation or no "
-                f"training rows out of {n_rows}; use more data or early_stopping=False."
-            )
-        order = torch.randperm(n_rows, generator=generator)
-        held_out, kept = order[:n_validation], order[n_validation:]
+        held_out, kept = held_out_rows(inputs.shape[0], self.validation_fraction, generator)
         scaler = self._target_scaler
         held_out_targets = targets[held_out].double().numpy() * scaler.scale + scaler.mean
 
@@ -339,7 +309,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             # The bare network: over-fitting shows as held-out rows it deems impossible,
             # the very signal the background would hide.
             dist = self._distribution(inputs[held_out], background=False)
-            return weighted_mean(dist.logpdf(_squeeze(held_out_targets)), held_out_weights)
+            return weighted_mean(dist.logpdf(squeeze(held_out_targets)), held_out_weights)
 
         return (inputs[kept], targets[kept],
                 None if sample_weight is None else sample_weight[kept], validation_score,
@@ -368,6 +338,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         fitted._use_inference_device()
         return fitted, fitted._distribution(model_inputs(fitted._input_scaler, X))
 
+    @with_fitted_threads
     def predict_dist(self, X) -> ConditionalDistribution:
         """Predictive distributions p(y | x), one per row of ``X``.
 
@@ -385,6 +356,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """
         return self._fitted_distribution(X)[1]
 
+    @with_fitted_threads
     def predict(self, X, kind: str = "mean") -> np.ndarray:
         """Point predictions.
 
@@ -405,8 +377,9 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"kind must be 'mean' or 'mode', got {kind!r}.")
         fitted, dist = self._fitted_distribution(X)
         point = dist.mean() if kind == "mean" else dist.mode()
-        return fitted._target_shape(point)
+        return target_shape(point, fitted._target_ndim)
 
+    @with_fitted_threads
     def sample(self, X, n_samples: int = 100, random_state=None) -> np.ndarray:
         """Draw samples from p(y | x) for every row of ``X``.
 
@@ -433,6 +406,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         draws = dist.sample(n_samples, random_state=random_state)
         return draws[..., None] if fitted._target_ndim == 2 and draws.ndim == 2 else draws
 
+    @with_fitted_threads
     def score(self, X, y, sample_weight=None) -> float:
         """Mean conditional log-likelihood of ``y`` given ``X`` (higher is better).
 
@@ -453,68 +427,24 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             ``+inf``.
         """
         fitted, dist = self._fitted_distribution(X)
-        targets = _as_targets(y, len(dist), fitted._target_dim)
-        return weighted_mean(dist.logpdf(_squeeze(targets)), sample_weight)
+        targets = as_targets(y, len(dist), fitted._target_dim)
+        return weighted_mean(dist.logpdf(squeeze(targets)), sample_weight)
 
     # ------------------------------------------------------------ helpers
-    def _target_shape(self, point: np.ndarray) -> np.ndarray:
-        n_rows = point.shape[0]
-        return point.reshape(n_rows) if self._target_ndim == 1 else point.reshape(n_rows, -1)
-
     def _extractor(self, input_shape: tuple[int, ...]) -> torch.nn.Module:
-        """A new feature extractor; ``"auto"`` is an MLP for tables, the small CNN for images."""
-        kwargs = dict(self.feature_extractor_kwargs or {})
-        extractor = self.feature_extractor
-        if isinstance(extractor, str) and extractor == "auto":
-            extractor = "mlp" if len(input_shape) == 1 else "cnn"
-        if isinstance(extractor, str) and extractor == "mlp":
-            # The extractor runs once per row, the heads once per (row, sample): width is
-            # cheap here, so the default MLP is four times as wide as the heads.
-            kwargs.setdefault("hidden_sizes", (4 * self.hidden_size_, 4 * self.hidden_size_))
-        edges = self._input_bin_edges
-        encoding = None
-        if edges is not None:
-            encoding = PiecewiseLinearEncoding([torch.from_numpy(column) for column in edges])
-            input_shape = (input_shape[0] + encoding.out_features,)
-        module = self._call_extractor(instantiate_extractor, extractor, input_shape, **kwargs)
-        module = check_extractor(module, input_shape)
-        if encoding is not None:
-            module = EncodedExtractor(encoding, module)
-        return AutocastExtractor(module) if self.mixed_precision else module
-
-    def _resolved_input_bins(self, input_ndim: int) -> int:
-        """Bins per column of the input encoding (0: none) for inputs of ``input_ndim`` axes."""
-        table = input_ndim == 2
-        if self.input_bins == "auto":
-            built_in_mlp = (isinstance(self.feature_extractor, str)
-                            and self.feature_extractor in ("auto", "mlp"))
-            return AUTO_INPUT_BINS if table and built_in_mlp else 0
-        if self.input_bins and not table:
-            raise ValueError(
-                f"input_bins={self.input_bins} encodes the columns of a table, but X holds "
-                "images; use input_bins=0 or 'auto' for images."
-            )
-        return int(self.input_bins)
+        """A new feature extractor (see :func:`skebm._networks.build_extractor`)."""
+        return build_extractor(self.feature_extractor, self.feature_extractor_kwargs,
+                               input_shape, self.hidden_size_, self._input_bin_edges,
+                               self.mixed_precision)
 
     def _call_extractor(self, factory, *args, **kwargs) -> torch.nn.Module:
         """Call an extractor factory, naming the parameters when the keywords do not fit."""
-        try:
-            return factory(*args, **kwargs)
-        except TypeError as error:
-            raise TypeError(
-                f"feature_extractor={self.feature_extractor!r} does not accept "
-                f"feature_extractor_kwargs={self.feature_extractor_kwargs!r}: {error}"
-            ) from error
+        return call_extractor(self.feature_extractor, self.feature_extractor_kwargs, factory,
+                              *args, **kwargs)
 
     def _use_inference_device(self) -> None:
         """Predict on the CPU, with a warning, if CUDA is gone; only a private view calls this."""
-        if self.device_.type == "cuda" and not torch.cuda.is_available():
-            warnings.warn(
-                "This model was fitted on CUDA, which is not available here; using the CPU.",
-                DeviceWarning,
-                stacklevel=4,
-            )
-            self.device_ = torch.device("cpu")
+        self.device_ = inference_device(self.device_, stacklevel=4)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "module_")
@@ -528,12 +458,8 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ pickling
     def __getstate__(self) -> dict:
-        state = dict(super().__getstate__())  # a copy: the default state is the live __dict__
-        # Every network and tensor goes to the CPU, so a model fitted on a GPU
-        # loads anywhere. One deepcopy keeps modules shared between attributes shared.
-        on_device = {name: value for name, value in state.items()
-                     if isinstance(value, (torch.nn.Module, torch.Tensor))}
-        state.update({name: value.cpu() for name, value in copy.deepcopy(on_device).items()})
+        # Every network and tensor goes to the CPU, so a model fitted on a GPU loads anywhere.
+        state = cpu_state(super().__getstate__())  # a copy: the default is the live __dict__
         state["_skebm_pickle_format"] = FORMAT_VERSION
         return state
 
@@ -542,132 +468,8 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         fitted = "module_" in state
         upgrade_state(state, version, self._get_param_names(), fitted)  # older models as they were
         if fitted:
-            state["device_"] = _loaded_device(state.get("device_"))
+            state["device_"] = loaded_device(state.get("device_"))
         super().__setstate__(state)
         if fitted:
             self.module_.to(self.device_)
 
-
-def _loaded_device(saved) -> torch.device:
-    """Where an unpickled network goes: its fitting device if usable here, else the CPU."""
-    device = torch.device("cpu") if saved is None else torch.device(saved)
-    if device.type != "cuda":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        warnings.warn(
-            "This model was fitted on CUDA, which is not available here; it was loaded on "
-            "the CPU.",
-            DeviceWarning,
-            stacklevel=3,
-        )
-        return torch.device("cpu")
-    if device.index is not None and device.index >= torch.cuda.device_count():
-        return torch.device("cuda")
-    return device
-
-
-def auto_hidden_size(n_rows: int) -> int:
-    """The width ``hidden_size="auto"`` gives a fit on ``n_rows`` rows.
-
-    32 up to 4000 rows, 64 beyond: about ``32 * sqrt(n_rows / 2000)`` as a
-    power of two, so that the number of weights (quadratic in the width)
-    grows with the rows, capped at 64 (width 128 measured no better than 64
-    on 20 000 synthetic rows and fitted 2.3 times slower; see
-    ``benchmarks/archive/width.py``).
-
-    Parameters
-    ----------
-    n_rows : int
-        Training rows passed to ``fit``.
-
-    Returns
-    -------
-    int
-        The width of the heads' hidden layers.
-    """
-    return 64 if n_rows > _AUTO_WIDTH_ROWS else 32
-
-
-def _resolve_device(device) -> torch.device:
-    """Turn the ``device`` parameter into a usable ``torch.device``."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}."
-        ) from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available.")
-    if resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be a CPU or CUDA device, got {device!r}.")
-    return resolved
-
-
-def _as_targets(y, n_rows: int, target_dim: int) -> np.ndarray:
-    """Validate targets passed to ``score`` and return them as ``(n, d)`` float64."""
-    values = as_float_array(y, "y", finite=True, parse_strings=True)
-    if values.ndim not in (1, 2):
-        raise ValueError(
-            f"y must have shape (n_samples,) or (n_samples, n_targets), got {values.shape}."
-        )
-    values = values.reshape(values.shape[0], -1)
-    if values.shape != (n_rows, target_dim):
-        raise ValueError(
-            f"y has {values.shape[0]} rows and {values.shape[1]} target columns; expected "
-            f"{n_rows} rows and {target_dim} columns."
-        )
-    return values
-
-
-def _target_standardizer(targets: np.ndarray, weights: np.ndarray | None = None) -> Standardizer:
-    """Standardisation of the targets, with a scale no smaller than their magnitude allows.
-
-    With ``weights``, the mean and standard deviation are the weighted ones
-    (a row of weight 2 counts as two copies of it).
-
-    Float64 resolves about 16 digits, so targets near 1e18 are represented only
-    in steps of 128. A scale of at least ``_RELATIVE_SCALE_FLOOR * |mean|``
-    keeps the grid, the mixture widths and everything else computed in user
-    units well above that step. Constant targets get that scale. Targets that
-    vary, but by less than half of it, would be squeezed into a small part of
-    the standardised range the networks are built for, and the fitted
-    densities would be far too wide: they are refused with advice instead.
-    """
-    scaler = Standardizer(targets)
-    if weights is not None:
-        scaler.mean, scale = weighted_moments(targets, weights)
-        scaler.scale = np.where(scaler.constant, 1.0, scale)
-    floor = _RELATIVE_SCALE_FLOOR * np.abs(scaler.mean)
-    squeezed = ~scaler.constant & (scaler.scale < 0.5 * floor)
-    if np.any(squeezed):
-        column = int(np.flatnonzero(squeezed)[0])
-        raise ValueError(
-            f"y varies too little for its magnitude: target column {column} has standard "
-            f"deviation {scaler.scale[column]:.3g} around {scaler.mean[column]:.6g}, less than "
-            f"{0.5 * _RELATIVE_SCALE_FLOOR:.0e} of it, which float64 densities in the units of y "
-            f"cannot resolve. Subtract a constant from y (e.g. {scaler.mean[column]:.6g}) before "
-            "fitting, and add it back to predictions.")
-    scaler.scale = np.maximum(scaler.scale, floor)
-    return scaler
-
-
-def _user(standard: float, scaler: Standardizer) -> float:
-    """A standardised bound in the units of the first target column."""
-    return float(standard * scaler.scale[0] + scaler.mean[0])
-
-
-def _same_value(first, second) -> bool:
-    """Equality that tolerates values whose ``==`` is not a bool (tensors, arrays)."""
-    if first is second:
-        return True
-    try:
-        return bool(first == second)
-    except (TypeError, ValueError, RuntimeError):
-        return False
-
-
-def _squeeze(targets: np.ndarray) -> np.ndarray:
-    """``(n, 1)`` targets as ``(n,)``, the one-point-per-row form of ``logpdf``."""
-    return targets[:, 0] if targets.shape[1] == 1 else targets

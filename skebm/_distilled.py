@@ -75,6 +75,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     {warm_start}
         A dropped teacher is rebuilt from scratch when ``teacher_weight > 0``.
     {mixed_precision}
+    {n_threads}
 
     Attributes
     ----------
@@ -92,6 +93,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     {hidden_size_}
     {background_weight_}
     {n_iter_}
+    {n_threads_}
     {validation_indices_}
     {n_features_in_}
     {feature_names_in_}
@@ -149,6 +151,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         verbose=0,
         warm_start=False,
         mixed_precision=False,
+        n_threads="auto",
     ):
         self.feature_extractor = feature_extractor
         self.feature_extractor_kwargs = feature_extractor_kwargs
@@ -173,6 +176,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
         self.verbose = verbose
         self.warm_start = warm_start
         self.mixed_precision = mixed_precision
+        self.n_threads = n_threads
 
     @property
     def teacher_(self) -> EnergyNetwork | None:

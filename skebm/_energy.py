@@ -92,6 +92,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
     {verbose}
     {warm_start}
     {mixed_precision}
+    {n_threads}
 
     Attributes
     ----------
@@ -110,6 +111,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         The proposal weight ``a`` used by the last ``fit`` (see
         ``proposal_weight``).
     {n_iter_}
+    {n_threads_}
     {validation_indices_}
     {n_features_in_}
     {feature_names_in_}
@@ -166,6 +168,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         verbose=0,
         warm_start=False,
         mixed_precision=False,
+        n_threads="auto",
     ):
         self.feature_extractor = feature_extractor
         self.feature_extractor_kwargs = feature_extractor_kwargs
@@ -192,6 +195,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         self.verbose = verbose
         self.warm_start = warm_start
         self.mixed_precision = mixed_precision
+        self.n_threads = n_threads
 
     def _check_extra_params(self) -> None:
         if self.sigmas is None:

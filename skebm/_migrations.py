@@ -17,6 +17,9 @@ version  written by   what it added
                       their fitted ``input_bins_``, ``_input_bin_edges`` and
                       ``proposal_weight_``. The first version that
                       :func:`skebm.save` writes.
+4        development  parameter ``n_threads`` (older models: ``"auto"``) and
+                      its fitted ``n_threads_`` (older models: ``None``,
+                      predicting with torch's own setting, as they did)
 =======  ===========  ========================================================
 
 A new version appends what it adds to :data:`_ADDED` (with the values that
@@ -32,7 +35,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["FORMAT_VERSION", "OLDEST_FILE_FORMAT", "check_version", "upgrade_state"]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 """Version of the estimator state this skebm writes."""
 OLDEST_FILE_FORMAT = 3
 """Oldest version of a :func:`skebm.save` file (the first one written)."""
@@ -60,6 +63,7 @@ _ADDED: dict[int, tuple[_Added, ...]] = {
         _Added("input_bins", 0, fitted={"input_bins_": 0, "_input_bin_edges": None}),
         _Added("proposal_weight", 0.0, fitted={"proposal_weight_": 0.0}),
     ),
+    4: (_Added("n_threads", "auto", fitted={"n_threads_": None}),),
 }
 
 

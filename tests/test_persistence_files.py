@@ -104,7 +104,8 @@ def _set(*path, value):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (_set("format_version", value=str(FORMAT_VERSION)), "format version '3', which is not an"),
+    (_set("format_version", value=str(FORMAT_VERSION)),
+     f"format version '{FORMAT_VERSION}', which is not an"),
     (_set("model", "params", "n_components", value="four"), "n_components"),
     (_set("model", "state", "hidden_size_", value="8"), "of type str; it must be of type int"),
     (_set("model", "state", "_target_scaler", value=3), "_target_scaler is 3"),
