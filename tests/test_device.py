@@ -4,18 +4,18 @@ import pytest
 import torch
 
 from skebm import EnergyRegressor
-from skebm._base import _resolve_device
+from skebm._devices import resolve_device
 from skebm.datasets import make_gustafsson2020
 
 
 def test_auto_device_is_cuda_when_cuda_is_available(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert _resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("auto") == torch.device("cuda")
 
 
 def test_auto_device_is_the_cpu_without_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert _resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cpu")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -17,8 +17,8 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from skebm import DistilledMDNRegressor, EnergyRegressor
-from skebm._base import auto_hidden_size
 from skebm._inputs import model_inputs
+from skebm._networks import auto_hidden_size
 from skebm._preprocessing import quantile_bin_edges
 from skebm.datasets import make_gustafsson2020
 from skebm.metrics import gustafsson2020_kl
