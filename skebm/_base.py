@@ -48,6 +48,7 @@ from skebm._targets import (
     target_shape,
     target_standardizer,
 )
+from skebm._threads import fit_threads, with_fitted_threads
 from skebm._training import TrainingConfig, auto_schedule, train
 from skebm._validation import IntegerInterval, as_float_array, weighted_mean
 from skebm._weights import training_weights
@@ -84,6 +85,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "mixed_precision": ["boolean"],
         "augmentation": [None, StrOptions(AUGMENTATIONS)],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     # ------------------------------------------------------------ hooks
@@ -110,6 +112,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
+    @fit_threads  # torch threads: n_threads, restored afterwards (skebm._threads)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to inputs ``X`` and targets ``y``.
 
@@ -156,14 +159,14 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         threads meanwhile use the previous model throughout, never a
         half-trained one.
 
-        Training uses torch's intra-op thread pool (``torch.get_num_threads()``).
-        In scikit-learn's parallel tools (``cross_validate(n_jobs=k)``,
+        Training and prediction use ``n_threads_`` torch intra-op threads
+        (see ``n_threads``) and restore torch's own setting afterwards.
+        ``"auto"`` never exceeds ``torch.get_num_threads()``: in
+        scikit-learn's parallel tools (``cross_validate(n_jobs=k)``,
         ``GridSearchCV(n_jobs=k)``) the default loky backend starts each worker
         with ``OMP_NUM_THREADS`` set to ``cpu_count // k`` (unless it is already
         set), which torch reads, so the workers share the cores instead of
-        oversubscribing them. Threads are not limited with the
-        ``"threading"`` backend, whose workers share one torch thread pool: call
-        ``torch.set_num_threads`` yourself there.
+        oversubscribing them.
         """
         draft = self._shallow_copy()
         draft._fit(X, y, sample_weight)
@@ -335,6 +338,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         fitted._use_inference_device()
         return fitted, fitted._distribution(model_inputs(fitted._input_scaler, X))
 
+    @with_fitted_threads
     def predict_dist(self, X) -> ConditionalDistribution:
         """Predictive distributions p(y | x), one per row of ``X``.
 
@@ -352,6 +356,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """
         return self._fitted_distribution(X)[1]
 
+    @with_fitted_threads
     def predict(self, X, kind: str = "mean") -> np.ndarray:
         """Point predictions.
 
@@ -374,6 +379,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         point = dist.mean() if kind == "mean" else dist.mode()
         return target_shape(point, fitted._target_ndim)
 
+    @with_fitted_threads
     def sample(self, X, n_samples: int = 100, random_state=None) -> np.ndarray:
         """Draw samples from p(y | x) for every row of ``X``.
 
@@ -400,6 +406,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         draws = dist.sample(n_samples, random_state=random_state)
         return draws[..., None] if fitted._target_ndim == 2 and draws.ndim == 2 else draws
 
+    @with_fitted_threads
     def score(self, X, y, sample_weight=None) -> float:
         """Mean conditional log-likelihood of ``y`` given ``X`` (higher is better).
 
