@@ -20,10 +20,10 @@ target standard deviations); ``nce-cv`` the same with sigmas (s, 8 s) chosen by
 the half-turn-symmetric rows held out for early stopping (images like the
 training images): the predictive mass within ``--window`` radians of the true
 direction and of its half turn, the share of rows whose second-mode mass is at
-least 0.2 of the first's, which part of that mass comes from the energy
-density, the learned proposal and the background, the share of NCE noise draws
-(from the proposal, or the fixed Gaussians) that fall near the second mode,
-and the epoch that early stopping kept.
+least 0.2 of the first's (also on the shifted test rows), which part of that
+mass comes from the energy density, the learned proposal and the background,
+the share of NCE noise draws (from the proposal, or the fixed Gaussians) that
+fall near the second mode, and the epoch that early stopping kept.
 
 Run: ``OMP_NUM_THREADS=2 python benchmarks/images.py [--tasks cells angle age pose box]
 [--models ebm distilled mdn nce] [--seeds 3] [--n-train 2000] [--n-test 500]
@@ -151,6 +151,10 @@ def diagnose(name: str, model, task: ImageTask, window: float, n_draws: int = 64
     dist = model.predict_dist(X)
     result = {"rows": int(len(rows)), **modes_masses(dist, first, second, window, low, high),
               "nll_symmetric_held_out": -float(np.mean(dist.logpdf(first)))}
+    shifted = task.ambiguous_test()
+    test_masses = modes_masses(model.predict_dist(task.X_test[shifted]), task.y_test[shifted],
+                               task.second_mode_test[shifted], window, low, high)
+    result.update({f"test_{key}": value for key, value in test_masses.items()})
     curve = [(r["epoch"], r["validation_score"]) for r in getattr(model, "history_", [])
              if r.get("validation_score") is not None]
     if curve:
@@ -267,6 +271,8 @@ def diagnosis_table(records: list[dict]) -> str:
     found = [r for r in records if r["kind"] == "diagnosis"]
     columns = [("mass near true", "mass_first"), ("mass near half turn", "mass_second"),
                ("rows with 2nd ≥ 0.2 × 1st", "second_share"),
+               ("same, shifted test rows", "test_second_share"),
+               ("mass near half turn, test", "test_mass_second"),
                ("NLL", "nll_symmetric_held_out"), ("2nd-mode mass from p", "second_from_energy"),
                ("from q", "second_from_proposal"), ("from background", "second_from_background"),
                ("q's mass near half turn", ("proposal", "mass_second")),
