@@ -726,3 +726,17 @@ def test_fitted_sample_shapes(fitted_dist, n_samples):
     tail = (dist.target_dim,) if dist.target_dim > 1 else ()
     assert draws.shape == (len(dist), n_samples) + tail
     assert np.all(np.isfinite(draws))
+
+
+# ====================================================================== many quantiles per row
+@pytest.mark.parametrize("background_weight", [0.0, 0.01])
+def test_many_quantiles_per_row_match_root_finding_on_the_cdf(background_weight):
+    rng = np.random.default_rng(3)
+    means, stds = rng.uniform(-3, 3, size=(5, 1)), np.exp(rng.uniform(-1, 0.5, size=(5, 1)))
+    dist = EnergyDistribution(GaussianEvaluator(means, stds, np.zeros(5)),
+                              background_weight=background_weight)
+    levels = np.sort(rng.uniform(1e-6, 1 - 1e-6, size=(5, 200)), axis=1)
+    fast = dist._quantiles(levels)
+    generic = ConditionalDistribution._quantiles(dist, levels)  # root finding on the CDF
+    np.testing.assert_allclose(fast, generic, rtol=0, atol=1e-8 * stds.max())
+    np.testing.assert_allclose(dist.cdf(fast), levels, rtol=1e-8, atol=1e-10)
