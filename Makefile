@@ -33,7 +33,7 @@ examples: $(STAMP)
 	for script in examples/*.py; do SKEBM_EXAMPLE_FAST=1 $(BIN)/python $$script || exit 1; done
 
 test: $(STAMP)
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q
+	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
 
 test-all: $(STAMP)
 	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q -m "slow or not slow"
