@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from helpers import FAST
 from scipy import stats
 from torch import nn
 
 from skebm import EnergyRegressor
 from skebm.datasets import make_gustafsson2020
 from skebm.exceptions import NonFiniteOutputError
-
-FAST = {"max_epochs": 3, "n_noise_samples": 16, "hidden_size": 16, "random_state": 0}
 
 
 def data(n=200, seed=0):

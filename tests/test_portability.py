@@ -11,6 +11,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from helpers import tiny_estimators
 from sklearn.model_selection import cross_validate
 
 import skebm
@@ -18,11 +19,7 @@ from skebm import DistilledMDNRegressor, EnergyRegressor
 from skebm._migrations import FORMAT_VERSION, upgrade_state
 from skebm.exceptions import DeviceWarning
 
-FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)
-ESTIMATORS = {
-    "energy": lambda **kw: EnergyRegressor(**{**FAST, "n_inference_samples": 64, **kw}),
-    "distilled": lambda **kw: DistilledMDNRegressor(**{**FAST, **kw}),
-}
+ESTIMATORS = tiny_estimators()
 
 
 def linear_data(n=60, n_targets=1, seed=0):

@@ -2,26 +2,18 @@
 
 import numpy as np
 import pytest
+from helpers import FAST, heteroscedastic
 
 from skebm import EnergyRegressor
 
-FAST = dict(n_noise_samples=16, hidden_size=16, n_inference_samples=64, random_state=0)
-
-
-def heteroscedastic(n=200, seed=0):
-    """y | x ~ N(2x, (0.2 + 0.3|x|)^2) with x ~ U(-2, 2)."""
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(-2, 2, size=(n, 1))
-    return X, 2 * X[:, 0] + (0.2 + 0.3 * np.abs(X[:, 0])) * rng.normal(size=n)
-
 
 def fit(X, y, **params):
-    return EnergyRegressor(**{**FAST, "max_epochs": 3, **params}).fit(X, y)
+    return EnergyRegressor(**{**FAST, "n_inference_samples": 64, **params}).fit(X, y)
 
 
 # ---------------------------------------------------------------- verbose
 def test_verbose_shows_a_progress_bar_over_epochs_with_current_losses(capsys):
-    fit(*heteroscedastic(), max_epochs=3, verbose=1)
+    fit(*heteroscedastic(200), max_epochs=3, verbose=1)
     err = capsys.readouterr().err
     assert "epochs" in err
     assert "3/3" in err
@@ -29,19 +21,19 @@ def test_verbose_shows_a_progress_bar_over_epochs_with_current_losses(capsys):
 
 
 def test_verbose_progress_bar_shows_the_validation_score_with_early_stopping(capsys):
-    fit(*heteroscedastic(), early_stopping=True, verbose=1)
+    fit(*heteroscedastic(200), early_stopping=True, verbose=1)
     assert "validation_score=" in capsys.readouterr().err
 
 
 def test_silent_by_default(capsys):
-    fit(*heteroscedastic())
+    fit(*heteroscedastic(200))
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
 
 # ---------------------------------------------------------------- history
 def test_history_records_training_losses_per_epoch():
-    model = fit(*heteroscedastic(), max_epochs=4, early_stopping=False)
+    model = fit(*heteroscedastic(200), max_epochs=4, early_stopping=False)
     assert [record["epoch"] for record in model.history_] == [1, 2, 3, 4]
     for record in model.history_:
         assert {"nce", "proposal_kl"} <= record.keys()
@@ -50,7 +42,7 @@ def test_history_records_training_losses_per_epoch():
 
 
 def test_history_records_the_held_out_log_likelihood_with_early_stopping():
-    model = fit(*heteroscedastic(), max_epochs=4, early_stopping=True, n_iter_no_change=10)
+    model = fit(*heteroscedastic(200), max_epochs=4, early_stopping=True, n_iter_no_change=10)
     scores = [record["validation_score"] for record in model.history_]
     assert len(scores) == 4
     assert all(isinstance(score, float) and np.isfinite(score) for score in scores)
@@ -65,7 +57,7 @@ def test_training_loss_decreases_over_epochs():
 # ---------------------------------------------------------------- early stopping
 def test_early_stopping_stops_after_n_iter_no_change_epochs_without_improvement():
     patience = 2
-    model = fit(*heteroscedastic(), max_epochs=300, early_stopping=True,
+    model = fit(*heteroscedastic(200), max_epochs=300, early_stopping=True,
                 n_iter_no_change=patience, learning_rate=0.05)
     scores = [record["validation_score"] for record in model.history_]
     best_epoch = int(np.argmax(scores)) + 1
