@@ -3,6 +3,7 @@
 import joblib
 import numpy as np
 import pytest
+from helpers import TINY
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from skebm import EnergyRegressor
@@ -13,8 +14,7 @@ distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.timeout(120)
 
-FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=16, n_inference_samples=64,
-            random_state=0, device="cpu")
+FAST = dict(TINY, n_inference_samples=64, device="cpu")
 SIGMAS = {"sigmas": [(0.05, 0.4), (0.2, 1.6)]}
 
 

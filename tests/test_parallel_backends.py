@@ -2,13 +2,13 @@
 
 import joblib
 import numpy as np
+from helpers import TINY
 from sklearn.model_selection import KFold, cross_validate
 
 from skebm import EnergyRegressor
 from skebm.datasets import make_brando2019
 
-FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=16, n_inference_samples=64,
-            random_state=0, device="cpu")
+FAST = dict(TINY, n_inference_samples=64, device="cpu")
 
 
 def test_cross_validation_in_threads_matches_a_sequential_run():

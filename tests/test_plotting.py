@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import TINY
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -20,8 +21,7 @@ from skebm.plotting import (  # noqa: E402
     plot_prediction_intervals,
 )
 
-FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=16, n_inference_samples=64,
-            random_state=0)
+FAST = dict(TINY, n_inference_samples=64)
 
 
 @pytest.fixture(scope="module")
