@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("skpro")
 
+from helpers import TINY  # noqa: E402
 from skpro.metrics import CRPS, LogLoss  # noqa: E402
 from skpro.utils import check_estimator  # noqa: E402
 
@@ -20,8 +21,6 @@ from skebm.calibration import (  # noqa: E402
 from skebm.distributions import GaussianMixtureDistribution  # noqa: E402
 from skebm.metrics import crps  # noqa: E402
 from skebm.skpro import SkebmDistribution, SkebmProbaRegressor  # noqa: E402
-
-FAST = dict(max_epochs=2, n_noise_samples=16, hidden_size=8, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +80,11 @@ def test_skpro_samples_follow_the_skebm_distribution():
 
 
 @pytest.mark.parametrize("estimator", [
-    pytest.param(EnergyRegressor(**FAST, n_inference_samples=64), marks=pytest.mark.slow),
-    DistilledMDNRegressor(**FAST),
-    pytest.param(RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2),
+    pytest.param(EnergyRegressor(**TINY, n_inference_samples=64), marks=pytest.mark.slow),
+    DistilledMDNRegressor(**TINY),
+    pytest.param(RecalibratedRegressor(DistilledMDNRegressor(**TINY), cv=2),
                  marks=pytest.mark.slow),
-    pytest.param(RecalibratedRegressor(DistilledMDNRegressor(**FAST), cv=2, n_fits=2),
+    pytest.param(RecalibratedRegressor(DistilledMDNRegressor(**TINY), cv=2, n_fits=2),
                  marks=pytest.mark.slow),
 ], ids=["energy", "distilled", "recalibrated", "recalibrated-two-fits"])
 def test_skpro_regressor_round_trip_matches_the_skebm_estimator(estimator, data):
@@ -120,7 +119,7 @@ def test_skpro_regressor_refuses_several_target_columns(data):
     X, y = data
     two = pd.DataFrame({"first": y["target"], "second": -y["target"]})
     with pytest.raises(ValueError, match="one target column.*2 columns"):
-        SkebmProbaRegressor(DistilledMDNRegressor(**FAST)).fit(X, two)
+        SkebmProbaRegressor(DistilledMDNRegressor(**TINY)).fit(X, two)
 
 
 @pytest.mark.slow

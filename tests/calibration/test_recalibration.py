@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from helpers import TINY
 from scipy import stats
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -181,13 +182,10 @@ def test_recalibrated_regressor_rejects_multi_dimensional_targets():
         RecalibratedRegressor(WrongScaleRegressor()).fit(X, np.stack([y, y], axis=1))
 
 
-FAST = dict(max_epochs=2, hidden_size=8, n_noise_samples=16, random_state=0)
-
-
 @pytest.mark.parametrize("ensemble", [False, True])
 @pytest.mark.parametrize("estimator", [
-    EnergyRegressor(**FAST, n_inference_samples=64),
-    make_pipeline(StandardScaler(), DistilledMDNRegressor(**FAST)),
+    EnergyRegressor(**TINY, n_inference_samples=64),
+    make_pipeline(StandardScaler(), DistilledMDNRegressor(**TINY)),
 ], ids=["energy", "distilled-pipeline"])
 def test_recalibrated_skebm_estimators_predict_clone_and_pickle(estimator, ensemble):
     X, y = sample_data(240, seed=15)
@@ -206,7 +204,7 @@ def test_recalibrated_skebm_estimators_predict_clone_and_pickle(estimator, ensem
 
 def test_the_final_skebm_model_adds_its_early_stopping_rows_to_the_map():
     X, y = sample_data(400, seed=16)
-    base = make_pipeline(StandardScaler(), DistilledMDNRegressor(**FAST, early_stopping=True))
+    base = make_pipeline(StandardScaler(), DistilledMDNRegressor(**TINY, early_stopping=True))
     model = RecalibratedRegressor(base, cv=3, n_fits=1).fit(X, y)
     rows = model.estimator_[-1].validation_indices_
     assert len(rows) == 40 and model.final_pit_values_.shape == (40,)
@@ -222,7 +220,7 @@ class ResamplingPipeline(Pipeline):
 
 def test_a_pipeline_subclass_gets_the_map_from_the_fold_models_alone():
     X, y = sample_data(400, seed=16)
-    base = ResamplingPipeline([("model", DistilledMDNRegressor(**FAST, early_stopping=True))])
+    base = ResamplingPipeline([("model", DistilledMDNRegressor(**TINY, early_stopping=True))])
     model = RecalibratedRegressor(base, cv=3).fit(X, y)
     assert len(model.estimator_[-1].validation_indices_) == 40  # indices of unknown rows
     assert model.final_pit_values_.size == 0
