@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skebm._augmentation import AUGMENTATIONS, augmented_loss
 from skebm._batches import InputBatches
+from skebm._blocks import predict_points
 from skebm._devices import cpu_state, inference_device, loaded_device, resolve_device
 from skebm._docs import fill_shared_docs
 from skebm._early_stopping import held_out_rows, uses_early_stopping
@@ -332,11 +333,16 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
 
     def _fitted_distribution(self, X):
         """A consistent view of the fitted estimator and its distributions for ``X``."""
+        fitted, inputs = self._fitted_inputs(X)
+        return fitted, fitted._distribution(inputs)
+
+    def _fitted_inputs(self, X):
+        """A consistent view of the fitted estimator and the model inputs of ``X``."""
         check_is_fitted(self)
         fitted = self._shallow_copy()
         X = validate_inputs(fitted, X, reset=False)
         fitted._use_inference_device()
-        return fitted, fitted._distribution(model_inputs(fitted._input_scaler, X))
+        return fitted, model_inputs(fitted._input_scaler, X)
 
     @with_fitted_threads
     def predict_dist(self, X) -> ConditionalDistribution:
@@ -375,8 +381,8 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         """
         if kind not in ("mean", "mode"):
             raise ValueError(f"kind must be 'mean' or 'mode', got {kind!r}.")
-        fitted, dist = self._fitted_distribution(X)
-        point = dist.mean() if kind == "mean" else dist.mode()
+        fitted, inputs = self._fitted_inputs(X)
+        point = predict_points(fitted._distribution, inputs, kind)  # memory bounded by a block
         return target_shape(point, fitted._target_ndim)
 
     @with_fitted_threads
