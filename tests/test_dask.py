@@ -56,3 +56,70 @@ def test_cross_validate_with_skebm_scorers_on_a_dask_cluster(client, data):
     assert np.all(np.isfinite(scores["test_nll"])) and np.all(scores["test_crps"] < 0)
     # Fitted models come back from the workers and predict here.
     assert scores["estimator"][0].predict(X[:3]).shape == (3,)
+
+
+# ====================================================================== prediction by partition
+@pytest.fixture(scope="module")
+def thread_client():
+    """One single-threaded worker in this process."""
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                       dashboard_address=None)
+    with cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return EnergyRegressor(**FAST).fit(X, y)
+
+
+@pytest.mark.parametrize(("what", "kwargs", "expected"), [
+    ("mean", {}, lambda m, X, y: m.predict(X)),
+    ("std", {}, lambda m, X, y: m.predict_dist(X).std()),
+    ("quantile", {"q": 0.9}, lambda m, X, y: m.predict_dist(X).ppf(0.9)),
+    ("interval", {"confidence": 0.8},
+     lambda m, X, y: np.stack(m.predict_dist(X).interval(0.8), axis=1)),
+    ("logpdf", {}, lambda m, X, y: m.predict_dist(X).logpdf(y)),
+])
+def test_predict_partitions_of_a_dask_array_match_one_call(thread_client, fitted, data, what,
+                                                           kwargs, expected):
+    import dask.array as da
+
+    from skebm.dask import predict_partitions
+
+    X, y = data
+    if what == "logpdf":
+        kwargs = {"y": da.from_array(y, chunks=70)}  # rechunked to X's rows
+    lazy = predict_partitions(fitted, da.from_array(X, chunks=(50, 1)), what, **kwargs)
+    assert lazy.chunks[0] == (50, 50, 50, 10)
+    np.testing.assert_allclose(lazy.compute(), expected(fitted, X, y), rtol=1e-5, atol=1e-6)
+
+
+def test_predict_partitions_of_a_dask_dataframe_keep_the_index(thread_client, fitted, data):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    from skebm.dask import predict_partitions
+
+    X, _ = data
+    frame = pd.DataFrame(X, columns=["x"], index=np.arange(len(X)) * 3)
+    lazy = predict_partitions(fitted, dd.from_pandas(frame, npartitions=3), "interval",
+                              confidence=0.5)
+    result = lazy.compute()
+    assert list(result.columns) == ["lower", "upper"] and (result.index == frame.index).all()
+    np.testing.assert_allclose(result.to_numpy(),
+                               np.stack(fitted.predict_dist(X).interval(0.5), axis=1), rtol=1e-5)
+
+
+def test_predict_partitions_refuses_what_it_cannot_do(fitted, data):
+    import dask.array as da
+
+    from skebm.dask import predict_partitions
+
+    X, _ = data
+    with pytest.raises(ValueError, match="what must be one of"):
+        predict_partitions(fitted, da.from_array(X), "median")
+    with pytest.raises(ValueError, match="needs q"):
+        predict_partitions(fitted, da.from_array(X), "quantile")
+    with pytest.raises(TypeError, match="dask array or DataFrame"):
+        predict_partitions(fitted, X)
