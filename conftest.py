@@ -8,7 +8,9 @@ import pytest
 
 TEST_TIMEOUT_S = 600
 
-collect_ignore = [] if importlib.util.find_spec("skpro") else ["skebm/skpro.py"]
+collect_ignore = [module for module, dependency in (("skebm/skpro.py", "skpro"),
+                                                   ("skebm/dask.py", "dask"))
+                  if importlib.util.find_spec(dependency) is None]
 
 
 @pytest.hookimpl(tryfirst=True)
