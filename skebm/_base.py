@@ -26,6 +26,7 @@ from skebm._augmentation import AUGMENTATIONS, augmented_loss
 from skebm._batches import InputBatches
 from skebm._blocks import predict_points
 from skebm._devices import cpu_state, inference_device, loaded_device, resolve_device
+from skebm._distributed import ProcessGroup, data_fingerprint
 from skebm._docs import fill_shared_docs
 from skebm._early_stopping import held_out_rows, uses_early_stopping
 from skebm._inputs import input_scaler, model_inputs, validate_inputs
@@ -176,6 +177,47 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None) -> None:
         """Fit this (private) copy of the estimator; see :meth:`fit`."""
+        self.device_ = resolve_device(self.device)
+        group = ProcessGroup.current(self.device_)
+        if group is None:
+            X, targets, weights, rows, reuse = self._prepare(X, y, sample_weight)
+        else:  # a bad input on one rank stops every rank (skebm._distributed)
+            self.device_ = group.local_device(self.device_)
+            X, targets, weights, rows, reuse = group.agree(
+                lambda: self._prepare(X, y, sample_weight),
+                lambda prepared: data_fingerprint(*prepared[:3]))
+        self.world_size_ = 1 if group is None else group.world_size
+        seeds = check_random_state(self.random_state).randint(_SEED_BOUND, size=3)
+        if group is not None:  # rank 0's: with random_state=None each rank draws its own
+            seeds = group.broadcast_object(seeds)
+        self._inference_seed = int(seeds[2])
+        inputs = model_inputs(self._input_scaler, X)
+        standard_targets = torch.from_numpy(
+            ((targets - self._target_scaler.mean) / self._target_scaler.scale).astype(np.float32)
+        )
+        if reuse:  # the published network is never trained in place
+            self.module_ = copy.deepcopy(self.module_)
+        else:
+            with seeded(int(seeds[0])):
+                self.module_ = self._build_module(tuple(inputs.shape[1:]), self._target_dim)
+        self.module_.to(self.device_)
+        weight_tensor = None if weights is None else torch.from_numpy(weights)
+        history = self._train(inputs, standard_targets, int(seeds[1]), weight_tensor)
+        if rows is not None:  # indices of the rows passed to fit
+            self.validation_indices_ = rows[self.validation_indices_]
+        self.n_iter_ = len(history)
+        # A warm start continues the epoch count and the history, as in skorch.
+        previous = self.history_ if reuse else []
+        self.history_ = previous + [
+            {**record, "epoch": len(previous) + record["epoch"]} for record in history
+        ]
+
+    def _prepare(self, X, y, sample_weight):
+        """Validate the data and set the preprocessing; ``(X, targets, weights, rows, reuse)``.
+
+        ``targets`` are ``(n, d)``; rows of zero weight are removed (``rows``
+        holds the indices of the others, or is ``None``).
+        """
         self._check_extra_params()
         reuse = self.warm_start and hasattr(self, "module_")
         if y is None:
@@ -207,29 +249,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
                                  else int(self.hidden_size))
         self.background_weight_ = (1.0 / (len(targets) + 1.0) if self.background_weight == "auto"
                                    else float(self.background_weight))
-        seeds = check_random_state(self.random_state).randint(_SEED_BOUND, size=3)
-        self._inference_seed = int(seeds[2])
-        self.device_ = resolve_device(self.device)
-        inputs = model_inputs(self._input_scaler, X)
-        standard_targets = torch.from_numpy(
-            ((targets - self._target_scaler.mean) / self._target_scaler.scale).astype(np.float32)
-        )
-        if reuse:  # the published network is never trained in place
-            self.module_ = copy.deepcopy(self.module_)
-        else:
-            with seeded(int(seeds[0])):
-                self.module_ = self._build_module(tuple(inputs.shape[1:]), self._target_dim)
-        self.module_.to(self.device_)
-        weight_tensor = None if weights is None else torch.from_numpy(weights)
-        history = self._train(inputs, standard_targets, int(seeds[1]), weight_tensor)
-        if rows is not None:  # indices of the rows passed to fit
-            self.validation_indices_ = rows[self.validation_indices_]
-        self.n_iter_ = len(history)
-        # A warm start continues the epoch count and the history, as in skorch.
-        previous = self.history_ if reuse else []
-        self.history_ = previous + [
-            {**record, "epoch": len(previous) + record["epoch"]} for record in history
-        ]
+        return X, targets, weights, rows, reuse
 
     def _check_warm_start(self, targets: np.ndarray) -> None:
         """Refuse a warm start that would silently keep an outdated network or target range."""
@@ -249,6 +269,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
 
     def _train(self, inputs: InputBatches, targets: torch.Tensor, seed: int,
                sample_weight: torch.Tensor | None = None) -> list[dict]:
+        group = ProcessGroup.current(self.device_)
         generator = torch.Generator().manual_seed(seed)
         device_generator = torch.Generator(device=self.device_).manual_seed(seed + 1)
         validation_score, n_iter_no_change, held_out = None, None, None
@@ -266,7 +287,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             batch_size=self.batch_size,
             learning_rate=self.learning_rate,
             n_iter_no_change=n_iter_no_change,
-            verbose=self.verbose,
+            verbose=self.verbose if group is None or group.rank == 0 else 0,
             weight_decay=self.weight_decay,
             validation_period=validation_period,
         )
@@ -276,7 +297,7 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
             batch_loss = augmented_loss(batch_loss, self.augmentation, augmentation_generator)
         history = train(self.module_, batch_loss, inputs, targets, config, generator,
                         self.device_, validation_score, self._trained_extractors(),
-                        sample_weight)
+                        sample_weight, group)
         self._fit_predictive_mixture(held_out)
         return history
 

@@ -94,6 +94,7 @@ class DistilledMDNRegressor(BaseProbabilisticRegressor):
     {background_weight_}
     {n_iter_}
     {n_threads_}
+    {world_size_}
     {validation_indices_}
     {n_features_in_}
     {feature_names_in_}

@@ -203,6 +203,11 @@ hidden_size_ : int
 n_threads_ : int
     Torch intra-op threads of the last ``fit`` (``n_threads`` resolved),
     also used when predicting.""",
+    "world_size_": """\
+world_size_ : int
+    Processes that trained the model together in the last ``fit``: the size
+    of the ``torch.distributed`` process group it ran in, 1 outside one (see
+    the scaling guide).""",
     "n_iter_": """\
 n_iter_ : int
     Epochs run by the last ``fit``.""",

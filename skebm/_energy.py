@@ -112,6 +112,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
         ``proposal_weight``).
     {n_iter_}
     {n_threads_}
+    {world_size_}
     {validation_indices_}
     {n_features_in_}
     {feature_names_in_}

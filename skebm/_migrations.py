@@ -19,7 +19,8 @@ version  written by   what it added
                       :func:`skebm.save` writes.
 4        development  parameter ``n_threads`` (older models: ``"auto"``) and
                       its fitted ``n_threads_`` (older models: ``None``,
-                      predicting with torch's own setting, as they did)
+                      predicting with torch's own setting, as they did);
+                      fitted ``world_size_`` (older models: 1)
 =======  ===========  ========================================================
 
 A new version appends what it adds to :data:`_ADDED` (with the values that
@@ -63,7 +64,10 @@ _ADDED: dict[int, tuple[_Added, ...]] = {
         _Added("input_bins", 0, fitted={"input_bins_": 0, "_input_bin_edges": None}),
         _Added("proposal_weight", 0.0, fitted={"proposal_weight_": 0.0}),
     ),
-    4: (_Added("n_threads", "auto", fitted={"n_threads_": None}),),
+    4: (
+        _Added("n_threads", "auto", fitted={"n_threads_": None}),
+        _Added(None, fitted={"world_size_": 1}),
+    ),
 }
 
 

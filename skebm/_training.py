@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +19,10 @@ import torch
 from torch import nn
 
 from skebm._batches import InputBatches, as_batches, to_device
+from skebm._distributed import ProcessGroup
 from skebm._early_stopping import EarlyStopping
 from skebm.exceptions import TrainingDivergedError
+from skebm.nn._rows import row_window
 
 __all__ = ["AVERAGE_DECAY", "BATCH_NORM_ROWS", "STEP_BUDGET", "ParameterAverage",
            "TrainingConfig", "auto_schedule", "epoch_order", "train"]
@@ -81,6 +83,7 @@ def train(
     validation_score: Callable[[], float | np.ndarray] | None = None,
     extractors: Sequence[nn.Module] = (),
     sample_weight: torch.Tensor | None = None,
+    group: ProcessGroup | None = None,
 ) -> list[dict]:
     """Train ``module`` by minimising ``batch_loss`` over minibatches.
 
@@ -119,6 +122,12 @@ def train(
         to the weights, in random order (see :func:`epoch_order`), so that the
         minibatch losses are weighted means in expectation; ``None`` visits
         every row once per epoch.
+    group : ProcessGroup, optional
+        The processes that train ``module`` together (data parallel, see
+        :mod:`skebm._distributed`), each passing the same data: each computes
+        the loss on its share of every minibatch and all take the step of the
+        whole minibatch; rank 0's held-out score decides early stopping and
+        rank 0's parameters are the returned ones on every rank.
 
     Notes
     -----
@@ -152,7 +161,15 @@ def train(
     inputs = as_batches(inputs)
     n_rows = inputs.shape[0]
     batch_size = min(config.batch_size, n_rows)
-    steps_per_epoch = len(_batch_bounds(n_rows, batch_size))
+    min_batch = 2 if group is None else max(2, group.world_size)
+    if batch_size < min_batch:
+        raise ValueError(
+            f"A fit on {group.world_size} processes needs minibatches of at least as many "
+            f"rows, got batch_size={config.batch_size} with {n_rows} training rows."
+        )
+    steps_per_epoch = len(_batch_bounds(n_rows, batch_size, min_batch))
+    if group is not None:
+        group.broadcast_module(module)
     # foreach: one fused update for all tensors (on the CPU the default loops over them).
     optimizer = torch.optim.AdamW(module.parameters(), lr=config.learning_rate,
                                   weight_decay=config.weight_decay, foreach=True)
@@ -177,7 +194,7 @@ def train(
         module.train()
         order = epoch_order(n_rows, generator, sample_weight)
         parts_sum = _run_epoch(module, batch_loss, inputs, targets, order, batch_size,
-                               optimizer, schedule, device, average)
+                               optimizer, schedule, device, average, group)
         if parts_sum is None or not _all_finite(module):
             recoveries += 1
             _restore(checkpoint, module, optimizer, schedule, generator, average)
@@ -200,6 +217,8 @@ def train(
                 # The best state below is copied with these statistics (no step in between).
                 _refresh_batch_norm(extractors, inputs, batch_size, device, sample_weight)
                 last_score = _mean(validation_score())
+            if group is not None:  # one decision on every rank
+                last_score = group.broadcast_object(last_score)
             record["validation_score"] = last_score
         history.append(record)
         _report(record, progress, config.verbose)
@@ -214,6 +233,8 @@ def train(
         average.copy_to_module()
         _refresh_batch_norm(extractors, inputs, batch_size, device, sample_weight)
     module.eval()
+    if group is not None:  # bit for bit the same model on every rank
+        group.broadcast_module(module)
     if not _all_finite(module):
         raise TrainingDivergedError(
             "Training ended with non-finite parameters or batch-norm statistics: the "
@@ -374,33 +395,60 @@ def _systematic_rows(sample_weight: torch.Tensor, points: torch.Tensor) -> torch
 
 
 def _run_epoch(module, batch_loss, inputs, targets, order, batch_size, optimizer, schedule,
-               device, average) -> dict | None:
-    """One pass over minibatches of the rows ``order``; ``None`` if a loss was not finite."""
+               device, average, group=None) -> dict | None:
+    """One pass over minibatches of the rows ``order``; ``None`` if a loss was not finite.
+
+    With a ``group``, each process takes its share of each minibatch.
+    """
     parts_sum: dict[str, float] = {}
-    for start, stop in _batch_bounds(inputs.shape[0], batch_size):
+    min_batch = 2 if group is None else max(2, group.world_size)
+    for start, stop in _batch_bounds(inputs.shape[0], batch_size, min_batch):
         index = order[start:stop]
-        batch_inputs = inputs.take(index, device)
-        batch_targets = to_device(targets[index], device)
-        loss, parts = batch_loss(batch_inputs, batch_targets)
+        window, share = nullcontext(), 1.0
+        if group is not None:
+            first, last = group.share(len(index))
+            window, share = row_window(first, last, len(index)), (last - first) / len(index)
+            index = index[first:last]
+        with window:
+            loss, parts = batch_loss(inputs.take(index, device),
+                                     to_device(targets[index], device))
+        values = _backward(loss, parts, optimizer, group, share)
+        if values is None:
+            return None
+        optimizer.step()
+        average.update()
+        schedule.step()
+        for name, value in values.items():
+            parts_sum[name] = parts_sum.get(name, 0.0) + value
+    return parts_sum
+
+
+def _backward(loss, parts, optimizer, group, share) -> dict | None:
+    """Gradients of ``loss`` (summed over the ``group`` by ``share``) and the logged parts.
+
+    ``None``, with no gradients guaranteed, when the loss is not finite (on any process).
+    """
+    if group is None:
         if not torch.isfinite(loss):
             return None
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        average.update()
-        schedule.step()
-        for name, value in parts.items():
-            parts_sum[name] = parts_sum.get(name, 0.0) + float(value.detach())
-    return parts_sum
+        return {name: float(value.detach()) for name, value in parts.items()}
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()  # also when not finite: every process must join the sum
+    parameters = [p for param_group in optimizer.param_groups for p in param_group["params"]]
+    total, values = group.sum_step(loss, parts, parameters, share)
+    return values if math.isfinite(total) else None
 
 
-def _batch_bounds(n_rows: int, batch_size: int) -> list[tuple[int, int]]:
-    """Minibatch (start, stop) pairs; a lone last row joins the batch before it.
+def _batch_bounds(n_rows: int, batch_size: int, min_rows: int = 2) -> list[tuple[int, int]]:
+    """Minibatch (start, stop) pairs; a last batch under ``min_rows`` joins the one before.
 
-    A batch of one breaks batch normalisation in user-supplied extractors.
+    A batch of one breaks batch normalisation in user-supplied extractors; a
+    data-parallel fit needs a row per process in every batch.
     """
     starts = list(range(0, n_rows, batch_size))
-    if len(starts) > 1 and n_rows - starts[-1] == 1:
+    if len(starts) > 1 and n_rows - starts[-1] < min_rows:
         starts.pop()
     return list(zip(starts, [*starts[1:], n_rows]))
 

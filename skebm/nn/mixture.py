@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from skebm.nn._rows import drawn_rows
+
 __all__ = ["MixtureDensityHead", "MixtureParameters", "mixture_log_prob", "sample_mixture"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -100,8 +102,11 @@ def sample_mixture(
     """
     batch, _, dim = params.means.shape
     device = params.means.device if generator is None else generator.device
-    uniforms = torch.rand(batch, n_samples, generator=generator, device=device)
-    normals = torch.randn(batch, n_samples, dim, generator=generator, device=device)
+    rows, kept = drawn_rows(batch)  # a share of a minibatch draws as the whole one
+    uniforms = torch.rand(rows, n_samples, generator=generator, device=device)
+    normals = torch.randn(rows, n_samples, dim, generator=generator, device=device)
+    if kept is not None:
+        uniforms, normals = uniforms[kept], normals[kept]
     return samples_from_base_draws(params, uniforms, normals)
 
 
