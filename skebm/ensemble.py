@@ -65,7 +65,7 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
 
     See Also
     --------
-    skebm.calibration.RecalibratedRegressor : recalibrates a model's
+    skebm.calibration.RecalibratedRegressor : Recalibrates a model's
         distribution on held-out PIT values.
 
     Examples
@@ -312,7 +312,7 @@ def predict_mixture(fits: list, X) -> ConditionalDistribution:
     Parameters
     ----------
     fits : list of fitted estimators
-        skebm estimators, or Pipelines ending in one.
+        The models: skebm estimators, or Pipelines ending in one.
     X : array-like
         Inputs.
 

@@ -125,10 +125,11 @@ def test_migrations_add_only_what_came_after_the_saved_version():
     older = {}
     upgrade_state(older, 2, names, fitted=True)
     assert older == {"input_bins": 0, "input_bins_": 0, "_input_bin_edges": None,
-                     "proposal_weight": 0.0, "proposal_weight_": 0.0}
+                     "proposal_weight": 0.0, "proposal_weight_": 0.0,
+                     "n_threads": "auto", "n_threads_": None, "world_size_": 1}
     unfitted = {}
     upgrade_state(unfitted, 2, DistilledMDNRegressor._get_param_names(), fitted=False)
-    assert unfitted == {"input_bins": 0}
+    assert unfitted == {"input_bins": 0, "n_threads": "auto"}
 
 
 def test_pickling_leaves_the_live_model_untouched(fitted):

@@ -111,7 +111,8 @@ class EnergyDistribution(ConditionalDistribution):
         density; 0 gives the energy-based density alone.
     """
 
-    def __new__(cls, evaluator=None, *args, **kwargs):
+    def __new__(cls, evaluator=None, rows=None, n_samples: int = 256, seed: int = 0,
+                background_weight: float = 0.0, proposal_weight: float = 0.0):
         # The factory: the public class builds the backend of the target dimension.
         if cls is EnergyDistribution and evaluator is not None:
             from skebm.distributions._energy_quadrature import QuadratureEnergyDistribution

@@ -171,10 +171,13 @@ class EnergyHead(nn.Module):
         Parameters
         ----------
         joint : Tensor of shape ``(batch, hidden)``
+            The input features' projection into the joint layer.
         mixture : MixtureParameters or None
             Of ``(batch, K)`` mixtures.
         embedded : Tensor of shape ``(batch, M, hidden)`` or ``(1, M, hidden)``
+            The targets' embeddings.
         targets : Tensor of shape ``(batch, M, d)`` or ``(1, M, d)``
+            The standardised targets themselves.
 
         Returns
         -------
