@@ -22,7 +22,12 @@ cost of mixing in the proposal is timed separately: the same network (the
 weight does not change training) predicting with ``proposal_weight=0.25``,
 with the mixture's log normaliser, which should be 0, as its error.
 
-Run: ``python benchmarks/prediction.py [--threads 2] [--rows 0]``
+First, the throughput of the current defaults: a default ``EnergyRegressor``
+fitted on the toy set, ``predict`` of the 2048 rows with 1 and 2 torch
+threads against the bare cost of the energy evaluations its quadrature
+needs, measured in the same run (median of ``--repeats``).
+
+Run: ``python benchmarks/prediction.py [--threads 2] [--rows 0] [--throughput-only]``
 (``--rows N`` also predicts N rows with a 2-D target and reports peak memory).
 """
 
@@ -61,6 +66,54 @@ def median_time(call, repeats: int = 7) -> str:
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - start_cpu)
     return f"{statistics.median(walls):.3f} ({statistics.median(cpus):.3f})"
+
+
+def median_seconds(call, repeats: int = 7) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds of ``call`` over ``repeats`` runs after a warm-up."""
+    call()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        call()
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - start_cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def throughput(X, y, X_test, repeats: int) -> None:
+    """``predict`` of a default model against the bare energy evaluations it needs.
+
+    The bare cost evaluates f, in one call per node set, at exactly the
+    quadrature nodes ``predict`` ends with (plus the energy's own nodes when
+    the fitted proposal weight is positive: its normaliser comes first),
+    each row padded to the widest row's count.
+    """
+    model = EnergyRegressor(random_state=0).fit(X, y)  # the current defaults
+    dist = model.predict_dist(X_test)
+    evaluator, rows = dist._evaluator, np.arange(len(X_test))
+    node_sets = [dist._nodes(rows).index]
+    if dist.proposal_weight:
+        node_sets.append(dist._nodes(rows, energy_only=True).index)
+    pairs = sum(int((np.diff(index, axis=1) > 0).sum() + len(index)) for index in node_sets)
+
+    def bare():
+        for index in node_sets:
+            evaluator.log_unnormalized(rows, grid_nodes=index)
+
+    table = []
+    for threads in (1, 2):
+        model.n_threads_ = threads  # the fitted thread count predict uses
+        torch.set_num_threads(threads)
+        predict_wall, predict_cpu = median_seconds(lambda: model.predict(X_test), repeats)
+        bare_wall, bare_cpu = median_seconds(bare, repeats)
+        table.append([threads, pairs / len(rows), f"{predict_wall:.3f} ({predict_cpu:.3f})",
+                      f"{bare_wall:.3f} ({bare_cpu:.3f})", predict_wall / bare_wall,
+                      predict_cpu / bare_cpu])
+    print(f"\nDefault EnergyRegressor (proposal_weight_={model.proposal_weight_:.3g}, "
+          f"background_weight_={model.background_weight_:.2g}), predict of {len(rows)} rows "
+          f"against the bare energy evaluations, median of {repeats}\n")
+    print_table(["threads", "evaluations per row", "predict: wall s (cpu s)",
+                 "bare energy: wall s (cpu s)", "ratio (wall)", "ratio (cpu)"], table)
 
 
 def peak_rss_mb() -> float:
@@ -271,11 +324,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rows", type=int, default=0)
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="only time predict against the bare energy evaluations")
+    parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     print(f"machine: {machine()}")
     X, y = load_toy("gustafsson2020")
     X_test, y_test = make_gustafsson2020(2048, random_state=1)
+    throughput(X, y, X_test, args.repeats)
+    if args.throughput_only:
+        return
+    torch.set_num_threads(args.threads)
     model = EnergyRegressor(random_state=0, proposal_weight=0.0).fit(X, y)
     one_d(model, X_test, y_test)
     Y = np.column_stack([y[:1024], X[:1024, 0]])
