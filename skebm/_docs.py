@@ -167,8 +167,9 @@ mixed_precision : bool, default=False
     usually slower.""",
     "n_threads": """\
 n_threads : "auto" or int, default="auto"
-    Torch intra-op threads used by ``fit`` and by prediction (``predict``,
-    ``predict_dist``, ``sample``, ``score``); torch's own setting is restored
+    Torch intra-op threads used by ``fit``, ``predict``, ``sample``,
+    ``score`` and ``predict_dist`` (the distribution it returns computes
+    with torch's setting of the moment); torch's own setting is restored
     afterwards. ``"auto"`` uses one thread unless a training step's work
     (batch size x values per input row x hidden width) exceeds 1e7, as for
     images of 64 x 64 x 3 and more, and then as many as the load average
