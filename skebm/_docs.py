@@ -167,9 +167,9 @@ mixed_precision : bool, default=False
     usually slower.""",
     "n_threads": """\
 n_threads : "auto" or int, default="auto"
-    Torch intra-op threads used by ``fit``, ``predict``, ``sample``,
-    ``score`` and ``predict_dist`` (the distribution it returns computes
-    with torch's setting of the moment); torch's own setting is restored
+    Torch intra-op threads used by ``fit`` and prediction (``predict``,
+    ``sample``, ``score``, ``predict_dist`` and the network evaluations of
+    the distribution it returns); torch's own setting is restored
     afterwards. ``"auto"`` uses one thread unless a training step's work
     (batch size x values per input row x hidden width) exceeds 1e7, as for
     images of 64 x 64 x 3 and more, and then as many as the load average

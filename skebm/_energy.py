@@ -231,7 +231,7 @@ class EnergyRegressor(BaseProbabilisticRegressor):
     def _distribution(self, inputs: InputBatches, background: bool = True) -> EnergyDistribution:
         evaluator = EnergyEvaluator(
             self.module_, inputs, self._target_scaler.mean, self._target_scaler.scale,
-            self._grid_bounds, self.device_,
+            self._grid_bounds, self.device_, n_threads=getattr(self, "n_threads_", None),
         )
         return EnergyDistribution(evaluator, n_samples=self.n_inference_samples,
                                   seed=self._inference_seed,

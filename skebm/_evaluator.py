@@ -20,6 +20,7 @@ from scipy.stats import qmc
 from skebm._batches import InputBatches, as_batches
 from skebm._chunking import rows_per_point_chunk
 from skebm._quadrature import FineGrid
+from skebm._threads import threads_from
 from skebm.exceptions import NonFiniteOutputError
 from skebm.nn import EnergyModel, MixtureParameters, mixture_log_prob
 from skebm.nn.mixture import samples_from_base_draws
@@ -53,6 +54,10 @@ class EnergyEvaluator:
     rows_per_chunk : int, optional
         Rows pushed through the feature extractor at once; by default the
         shared policy of :func:`skebm._chunking.rows_per_chunk`.
+    n_threads : int, optional
+        Torch intra-op threads of every later evaluation (the fit's
+        ``n_threads_``), torch's setting restored after each; ``None``
+        evaluates with torch's setting of the moment.
 
     Raises
     ------
@@ -70,7 +75,9 @@ class EnergyEvaluator:
         grid_bounds: tuple[float, float],
         device: torch.device,
         rows_per_chunk: int | None = None,
+        n_threads: int | None = None,
     ) -> None:
+        self.n_threads = n_threads
         with torch.inference_mode(False):  # normal tensors, so that mode() can use autograd
             self.head = copy.deepcopy(model.energy_head).eval().requires_grad_(False)
         self.device = device
@@ -153,6 +160,7 @@ class EnergyEvaluator:
         return MixtureParameters(*(p[index].to(self.device) for p in self.mixture))
 
     # ------------------------------------------------------------ queries
+    @threads_from("n_threads")
     def log_unnormalized(
         self, rows: np.ndarray, targets: np.ndarray | None = None, *,
         grid_nodes: np.ndarray | None = None,
@@ -212,6 +220,7 @@ class EnergyEvaluator:
                 out[where] = energy.double().cpu().numpy()
         return out - self.log_jacobian
 
+    @threads_from("n_threads")
     def proposal_draws(
         self, rows: np.ndarray, n_samples: int, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -247,6 +256,7 @@ class EnergyEvaluator:
             log_q = mixture_log_prob(mixture, samples)
         return self._to_user(samples), log_q.double().cpu().numpy() - self.log_jacobian
 
+    @threads_from("n_threads")
     def ascend(self, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """Refine targets by gradient ascent on f(x, y): a local mode near each start.
 

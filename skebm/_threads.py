@@ -35,7 +35,8 @@ import numpy as np
 import torch
 
 __all__ = ["MULTI_THREAD_WORK", "auto_threads", "available_cores", "fit_threads",
-           "idle_cores", "resolve_threads", "torch_threads", "with_fitted_threads"]
+           "idle_cores", "resolve_threads", "threads_from", "torch_threads",
+           "with_fitted_threads"]
 
 MULTI_THREAD_WORK = 1e7
 """Work per training step (batch x values per row x width) above which "auto" uses every core."""
@@ -164,12 +165,22 @@ def fit_threads(fit):
     return wrapper
 
 
-def with_fitted_threads(method):
-    """Decorate a prediction method: run it with the fit's ``n_threads_``, if recorded."""
+def threads_from(attribute: str):
+    """Decorator factory: run a method under :func:`torch_threads` of ``self.<attribute>``.
 
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with torch_threads(getattr(self, "n_threads_", None)):
-            return method(self, *args, **kwargs)
+    An object without the attribute (or with ``None``) runs with torch's setting.
+    """
 
-    return wrapper
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            with torch_threads(getattr(self, attribute, None)):
+                return method(self, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+with_fitted_threads = threads_from("n_threads_")
+"""Decorate a prediction method: run it with the fit's ``n_threads_``, if recorded."""

@@ -114,3 +114,17 @@ def test_a_model_pickled_without_n_threads_loads_and_predicts(four_threads):
     assert old.get_params()["n_threads"] == "auto" and old.n_threads_ is None
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(old)).predict(X), model.predict(X))
     assert torch.get_num_threads() == four_threads
+
+
+def test_a_predicted_distribution_evaluates_with_the_fitted_thread_count(four_threads,
+                                                                        monkeypatch):
+    X, y = linear_data()
+    model = EnergyRegressor(**TINY, n_inference_samples=16).fit(X, y)
+    dist = model.predict_dist(X)
+    seen = []
+    original = torch.nn.Linear.forward
+    monkeypatch.setattr(torch.nn.Linear, "forward",
+                        lambda module, inputs: (seen.append(torch.get_num_threads()),
+                                                original(module, inputs))[1])
+    dist.interval(0.9)  # computed after predict_dist returned
+    assert set(seen) == {model.n_threads_} and torch.get_num_threads() == four_threads
