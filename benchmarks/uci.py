@@ -203,7 +203,9 @@ def summary_table(records: list[dict]) -> str:
         for key in ("nll", "rmse", "crps", "fit_s"):
             values = np.array([r[key] for r in rows])
             error = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-            cells.append(f"{values.mean():.3f} ± {error:.3f}")
+            mean = values.mean()  # three significant digits below 0.1 (energy-grid's RMSE)
+            digits = 3 if abs(mean) >= 0.1 or mean == 0 else 2 - math.floor(math.log10(abs(mean)))
+            cells.append(f"{mean:.{digits}f} ± {error:.{digits}f}")
         value, error, by = PUBLISHED.get(name, (None, None, ""))
         published = f"{value:.2f} ± {error:.2f} ({by})" if by else ""
         label = name + (" (discrete)" if name in DISCRETE else "")

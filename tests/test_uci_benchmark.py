@@ -61,6 +61,8 @@ def test_results_file_round_trip_gives_mean_and_standard_error(tmp_path):
     table = uci.summary_table(uci.read_results(path))
     assert "| yacht | ebm | 3 | 2.000 ± 0.577 |" in table
     assert "| 0.05 ± 0.28 (PGBM) |" in table
+    small = [{**row, "dataset": "energy-grid", "rmse": 0.00075} for row in rows]
+    assert "| 0.000750 ± 0.000000 |" in uci.summary_table(small)  # three significant digits
 
 
 def requires_table(name):
