@@ -91,7 +91,7 @@ def _fit_catboost(X_train, y_train, X_test, seed, threads):
     from catboost import CatBoostRegressor
 
     model = CatBoostRegressor(loss_function="RMSEWithUncertainty", random_seed=seed,
-                              thread_count=threads, verbose=False)
+                              thread_count=threads, verbose=False, allow_writing_files=False)
     start = time.perf_counter()
     model.fit(X_train, y_train)
     fit_s = time.perf_counter() - start
