@@ -32,11 +32,13 @@ figure: $(QUICKSTART_STAMP)
 examples: $(STAMP)
 	for script in examples/*.py; do SKEBM_EXAMPLE_FAST=1 $(BIN)/python $$script || exit 1; done
 
+# Two pytest workers with one thread each (the tests' fits are small: one torch
+# thread is what skebm's n_threads="auto" picks for them), whole files per worker.
 test: $(STAMP)
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -q -m "slow or not slow"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile -m "slow or not slow"
 
 # The documentation, offline, warnings as errors; the gallery runs the examples'
 # fast settings (SKEBM_EXAMPLE_FAST=0 make docs runs them in full).
