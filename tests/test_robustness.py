@@ -1,4 +1,4 @@
-"""No silent wrong answers and no crashes, for every estimator (issue 11).
+"""No silent wrong answers and no crashes, for every estimator.
 
 Concurrent fit and predict, warm starts that cannot continue, targets of huge
 magnitude, non-finite network outputs and targets written as text.
