@@ -292,11 +292,11 @@ def test_bad_confidence_in_interval_raises_a_clear_error(dist, confidence):
     with pytest.raises(ValueError, match="confidence"):
         dist.interval(confidence)
 
+
 def test_interval_accepts_a_zero_dimensional_array(dist):
     expected = dist.interval(0.9)
     for got, want in zip(dist.interval(np.array(0.9)), expected, strict=True):
         np.testing.assert_array_equal(got, want)
-
 
 
 @pytest.mark.parametrize("n_samples", [0, -3, 1.5, None])
