@@ -13,11 +13,10 @@ from skebm.calibration._distribution import RecalibratedDistribution
 from skebm.calibration._map import CalibrationMap
 from skebm.calibration._pit import calibration_error, pit
 from skebm.calibration._regressor import RecalibratedRegressor
-from skebm.distributions.equal_mixture import EqualMixtureDistribution
+from skebm.distributions.equal_mixture import EqualMixtureDistribution  # noqa: F401 (old home)
 
 __all__ = [
     "CalibrationMap",
-    "EqualMixtureDistribution",
     "RecalibratedDistribution",
     "RecalibratedRegressor",
     "calibration_error",

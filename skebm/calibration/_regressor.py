@@ -67,7 +67,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     * ``ensemble=True``: each fold model keeps the map fitted on its own
       held-out rows, and :meth:`predict_dist` returns the equal-weight mixture
       of the ``K`` recalibrated fold distributions
-      (:class:`EqualMixtureDistribution`), with CDF ``mean_k R_k(F_k(y | x))``
+      (:class:`~skebm.distributions.EqualMixtureDistribution`), with CDF ``mean_k R_k(F_k(y | x))``
       and density ``mean_k R_k'(F_k(y | x)) p_k(y | x)``. Averaging often
       improves the log-likelihood, but a mixture of calibrated distributions
       that disagree is too wide (under-confident), not calibrated: expect

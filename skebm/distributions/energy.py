@@ -88,7 +88,7 @@ class EnergyDistribution(ConditionalDistribution):
     method deterministic.
 
     Besides the hooks of :class:`ConditionalDistribution`, ``_evaluator``
-    (the :class:`~skebm._evaluator.EnergyEvaluator`, whose
+    (the ``EnergyEvaluator`` of ``skebm._evaluator``, whose
     ``proposal_components(rows)`` gives q) and ``_rows`` (its rows this batch
     holds) are a protected contract: the estimator reads them to stack the
     proposal's weight.
