@@ -391,17 +391,18 @@ class BaseProbabilisticRegressor(RegressorMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             Inputs.
-        kind : {"mean", "mode"}, default="mean"
-            ``"mean"`` gives the conditional mean, ``"mode"`` the most likely
-            target (see the distribution's ``mode``).
+        kind : {"mean", "median", "mode"}, default="mean"
+            ``"mean"`` gives the conditional mean, ``"median"`` the median of
+            each target's marginal, ``"mode"`` the most likely target (see the
+            distribution's ``mode``).
 
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_targets)
             Float64, in the units of ``y``; the shape follows ``y`` in ``fit``.
         """
-        if kind not in ("mean", "mode"):
-            raise ValueError(f"kind must be 'mean' or 'mode', got {kind!r}.")
+        if kind not in ("mean", "median", "mode"):
+            raise ValueError(f"kind must be 'mean', 'median' or 'mode', got {kind!r}.")
         fitted, inputs = self._fitted_inputs(X)
         point = predict_points(fitted._distribution, inputs, kind)  # memory bounded by a block
         return target_shape(point, fitted._target_ndim)

@@ -25,7 +25,7 @@ PREDICT_BLOCK_ROWS = 8192
 
 def predict_points(distribution: Callable, inputs, kind: str,
                    block_rows: int | None = None) -> np.ndarray:
-    """The mean or mode of every row, one block of rows at a time.
+    """The mean, median or mode of every row, one block of rows at a time.
 
     Parameters
     ----------
@@ -34,7 +34,7 @@ def predict_points(distribution: Callable, inputs, kind: str,
         model inputs (the estimator's ``_distribution``).
     inputs : InputBatches or Tensor
         The model inputs of all rows; sliced by row.
-    kind : {"mean", "mode"}
+    kind : {"mean", "median", "mode"}
         Which point.
     block_rows : int, optional
         Rows per block; :data:`PREDICT_BLOCK_ROWS` by default (read at call
@@ -49,6 +49,6 @@ def predict_points(distribution: Callable, inputs, kind: str,
     parts = []
     for start in range(0, max(n_rows, 1), size):
         dist = distribution(inputs[start : start + size])
-        parts.append(dist.mean() if kind == "mean" else dist.mode())
+        parts.append(getattr(dist, kind)())
         del dist  # its per-row state goes before the next block's is built
     return np.concatenate(parts, axis=0)

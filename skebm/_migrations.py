@@ -13,11 +13,11 @@ version  written by   what it added
 2        development  the energy head's mixture term (``EnergyHead`` pickled
                       without it loads without it); ``_architecture``, the
                       parameters a warm start cannot change
-3        0.2.0        parameters ``input_bins`` and ``proposal_weight``, with
+3        development  parameters ``input_bins`` and ``proposal_weight``, with
                       their fitted ``input_bins_``, ``_input_bin_edges`` and
                       ``proposal_weight_``. The first version that
                       :func:`skebm.save` writes.
-4        development  parameter ``n_threads`` (older models: ``"auto"``) and
+4        0.2.0        parameter ``n_threads`` (older models: ``"auto"``) and
                       its fitted ``n_threads_`` (older models: ``None``,
                       predicting with torch's own setting, as they did);
                       fitted ``world_size_`` (older models: 1)

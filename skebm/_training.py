@@ -162,7 +162,7 @@ def train(
     n_rows = inputs.shape[0]
     batch_size = min(config.batch_size, n_rows)
     min_batch = 2 if group is None else max(2, group.world_size)
-    if batch_size < min_batch:
+    if group is not None and batch_size < min_batch:
         raise ValueError(
             f"A fit on {group.world_size} processes needs minibatches of at least as many "
             f"rows, got batch_size={config.batch_size} with {n_rows} training rows."

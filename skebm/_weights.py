@@ -11,9 +11,10 @@ removed before anything is computed.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import _check_sample_weight, has_fit_parameter
 
-__all__ = ["training_weights", "weighted_moments"]
+__all__ = ["training_weights", "weight_routing", "weighted_moments"]
 
 
 def training_weights(sample_weight, X) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -77,3 +78,21 @@ def weighted_moments(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarra
     mean = np.average(scaled, axis=0, weights=weights)
     variance = np.average(np.square(scaled - mean), axis=0, weights=weights)
     return mean * peak, np.sqrt(variance) * peak
+
+
+def weight_routing(estimator, sample_weight) -> str | None:
+    """The ``fit`` keyword that takes the row weights of ``estimator``; ``None`` without weights.
+
+    A Pipeline passes them to its last step (``<step>__sample_weight``).
+    """
+    if sample_weight is None:
+        return None
+    if type(estimator) is Pipeline:
+        name, final = estimator.steps[-1]
+        if has_fit_parameter(final, "sample_weight"):
+            return f"{name}__sample_weight"
+    elif has_fit_parameter(estimator, "sample_weight"):
+        return "sample_weight"
+    raise ValueError(
+        f"sample_weight was passed, but {type(estimator).__name__}.fit does not accept "
+        "sample_weight (nor the last step of a Pipeline); fit without weights.")

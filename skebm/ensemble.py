@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from skebm._validation import weighted_mean
+from skebm._weights import weight_routing
 from skebm.distributions import ConditionalDistribution
 from skebm.distributions.equal_mixture import EqualMixtureDistribution
 from skebm.pipeline import predict_dist
@@ -28,9 +29,10 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
     fitted on all the rows, the members differ only by their
     ``random_state`` (initialisation, batches, noise samples and the rows
     held out for early stopping), and the predictive distribution is
-    their equal mixture ``p(y | x) = (1/K) sum_k p_k(y | x)``. Every method
-    of that distribution is exact given the members (see
-    :class:`~skebm.distributions.EqualMixtureDistribution`).
+    their equal mixture ``p(y | x) = (1/K) sum_k p_k(y | x)``. Its density,
+    CDF, moments, quantiles and draws are exact given the members; for
+    targets of two or more dimensions its mode is a local search from the
+    best member mode (see :class:`~skebm.distributions.EqualMixtureDistribution`).
 
     **Seeds.** Member 0 is ``estimator`` as given. Member ``k >= 1`` has
     every ``random_state`` parameter (also those of a Pipeline's steps,
@@ -104,7 +106,8 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights, passed to every member's ``fit``.
+            Row weights, passed to every member's ``fit`` (to a Pipeline's
+            last step).
 
         Returns
         -------
@@ -113,7 +116,9 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         """
         estimator = self._estimator()
         members = member_clones(estimator, self.n_estimators, "n_estimators")
-        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        routing = weight_routing(estimator, sample_weight)
+        fit_params = {} if routing is None else {routing: sample_weight}
+        self._target_ndim = np.asarray(y).ndim
         self.estimators_ = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_member)(member, X, y, fit_params) for member in members)
         self._sample_seed = member_seed(estimator)
@@ -156,11 +161,13 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_targets)
-            Float64, in the units of ``y``.
+            Float64, in the units of ``y``; the shape follows ``y`` in
+            ``fit`` (a column vector gives ``(n_samples, 1)``).
         """
         if kind not in ("mean", "median", "mode"):
             raise ValueError(f"kind must be 'mean', 'median' or 'mode', got {kind!r}.")
-        return getattr(self.predict_dist(X), kind)()
+        point = getattr(self.predict_dist(X), kind)()
+        return point[:, None] if self._target_ndim == 2 and point.ndim == 1 else point
 
     def sample(self, X, n_samples: int = 100, random_state=None) -> np.ndarray:
         """Draw from the mixture for every row of ``X``.
@@ -178,12 +185,14 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_rows, n_samples) or (n_rows, n_samples, n_targets)
-            The draws of each row.
+            The draws of each row; the last axis is there when ``y`` in
+            ``fit`` was 2-D, also with one column.
         """
         dist = self.predict_dist(X)
         if random_state is None:
             random_state = self._sample_seed
-        return dist.sample(n_samples, random_state=random_state)
+        draws = dist.sample(n_samples, random_state=random_state)
+        return draws[..., None] if self._target_ndim == 2 and draws.ndim == 2 else draws
 
     def score(self, X, y, sample_weight=None) -> float:
         """Mean log-likelihood of ``y`` under the mixture (higher is better).

@@ -161,3 +161,29 @@ def test_sample_weight_reaches_every_member():
     weighted.fit(X, y, sample_weight=weights)
     dropped = clone(weighted).fit(X[30:], y[30:])
     np.testing.assert_allclose(weighted.predict(X), dropped.predict(X))
+
+
+def test_a_column_vector_target_keeps_its_shape_as_the_members_do(fitted):
+    X, y, _ = fitted
+    column = EnsembleRegressor(EnergyRegressor(**TINY), n_estimators=2).fit(X, y[:, None])
+    member = column.estimators_[0]
+    assert column.predict(X[:3]).shape == member.predict(X[:3]).shape == (3, 1)
+    assert column.predict(X[:3], kind="median").shape == (3, 1)
+    assert column.sample(X[:3], 4).shape == member.sample(X[:3], 4).shape == (3, 4, 1)
+
+
+def test_sample_weight_reaches_the_last_step_of_a_pipeline():
+    X, y = linear_data(n=60)
+    weights = np.r_[np.zeros(30), np.ones(30)]
+    pipe = make_pipeline(StandardScaler(), SeededGaussianRegressor(random_state=0))
+    weighted = EnsembleRegressor(pipe, n_estimators=2).fit(X, y, sample_weight=weights)
+    reference = make_pipeline(StandardScaler(), SeededGaussianRegressor(random_state=0))
+    reference.fit(X, y, seededgaussianregressor__sample_weight=weights)
+    np.testing.assert_allclose(weighted.estimators_[0].predict(X), reference.predict(X))
+
+
+def test_base_estimators_predict_the_median_of_each_marginal(fitted):
+    X, y, ensemble = fitted
+    member = ensemble.estimators_[0]
+    np.testing.assert_allclose(member.predict(X, kind="median"),
+                               member.predict_dist(X).median())

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -257,3 +258,16 @@ def test_weighted_epochs_visit_rows_in_proportion_to_their_weights():
     unweighted = epoch_order(8, torch.Generator().manual_seed(1))
     expected = torch.randperm(8, generator=torch.Generator().manual_seed(1))
     torch.testing.assert_close(unweighted, expected)  # without weights: a plain permutation
+
+
+@pytest.mark.parametrize("make", ["energy", "distilled"])
+def test_batches_of_one_row_train_without_a_process_group(make):
+    from tests.helpers import linear_data, tiny_estimators
+
+    X, y = linear_data(n=30)
+    model = tiny_estimators()[make](batch_size=1, max_epochs=1).fit(X, y)
+    assert np.all(np.isfinite(model.predict(X)))
+    # One row of positive weight: a fit on a single row, as without weights.
+    weights = np.r_[np.zeros(29), 1.0]
+    single = tiny_estimators()[make](max_epochs=1).fit(X, y, sample_weight=weights)
+    assert np.all(np.isfinite(single.predict(X)))

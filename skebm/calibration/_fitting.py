@@ -12,9 +12,12 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_array, has_fit_parameter
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.validation import check_array
 
-__all__ = ["fit_jobs", "one_dimensional_targets", "weight_routing"]
+from skebm._weights import weight_routing
+
+__all__ = ["fit_jobs", "one_dimensional_targets"]
 
 
 def fit_jobs(clones: list, X, y, sample_weight, row_sets: list, cv, n_jobs) -> list[list]:
@@ -41,30 +44,14 @@ def _fit_one(unfitted, X, y, sample_weight, rows, routing, fold, n_folds, cv):
         params = {routing: sample_weight[rows]}
     try:
         return clone(unfitted).fit(_safe_indexing(X, rows), y[rows], **params)
+    except InvalidParameterError:
+        raise  # the estimator's own parameters are at fault, not the fold's size
     except ValueError as error:
         raise ValueError(
             f"cv={cv!r} on {len(y)} rows: the model of fold {fold + 1} of {n_folds} is "
             f"fitted on {len(rows)} rows ({len(y) - len(rows)} held out), and "
             f"{type(unfitted).__name__} could not be fitted on them: {error} Use fewer "
             "folds or more rows.") from error
-
-
-def weight_routing(estimator, sample_weight) -> str | None:
-    """The ``fit`` keyword that takes the row weights of ``estimator``; ``None`` without weights.
-
-    A Pipeline passes them to its last step (``<step>__sample_weight``).
-    """
-    if sample_weight is None:
-        return None
-    if type(estimator) is Pipeline:
-        name, final = estimator.steps[-1]
-        if has_fit_parameter(final, "sample_weight"):
-            return f"{name}__sample_weight"
-    elif has_fit_parameter(estimator, "sample_weight"):
-        return "sample_weight"
-    raise ValueError(
-        f"sample_weight was passed, but {type(estimator).__name__}.fit does not accept "
-        "sample_weight (nor the last step of a Pipeline); fit without weights.")
 
 
 def one_dimensional_targets(y) -> tuple[np.ndarray, int]:

@@ -31,7 +31,9 @@ class EqualMixtureDistribution(ConditionalDistribution):
       smallest and largest member quantile, which bracket the answer: the
       bracket is first narrowed on a grid of 65 points, then refined by
       regula falsi (Illinois) until ``|cdf(y) - p| <= 1e-10`` or it is
-      narrower than 1e-12 of its ends;
+      narrower than 1e-12 of its ends (members whose CDF is a step
+      function, as the importance-sampled energy distributions of ``d > 1``
+      are, end on the second rule);
     * ``mean`` and ``var`` (per marginal) follow from the members' by the law
       of total variance;
     * ``sample`` turns each uniform number ``U`` into a member ``floor(K U)``;

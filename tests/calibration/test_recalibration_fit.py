@@ -74,3 +74,14 @@ def test_weights_for_an_estimator_without_sample_weight_are_refused():
     X, y = sample_data(30, seed=0)
     with pytest.raises(ValueError, match="does not accept sample_weight"):
         RecalibratedRegressor(Unweighted(), cv=2, n_fits=1).fit(X, y, sample_weight=np.ones(30))
+
+
+def test_a_bad_parameter_of_the_estimator_is_not_blamed_on_the_folds():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from skebm import EnergyRegressor
+
+    X, y = np.random.default_rng(0).normal(size=(40, 1)), np.random.default_rng(1).normal(size=40)
+    with pytest.raises(InvalidParameterError, match="hidden_size") as caught:
+        RecalibratedRegressor(EnergyRegressor(hidden_size=-1), cv=2, n_fits=1).fit(X, y)
+    assert "fold" not in str(caught.value)
