@@ -10,6 +10,8 @@ array in one call (up to float32 rounding of the network).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from skebm.pipeline import predict_dist
@@ -37,17 +39,25 @@ def predict_partitions(model, X, what: str = "mean", *, q: float | None = None,
         Probability of ``"quantile"``.
     confidence : float, optional
         Coverage of ``"interval"``.
-    y : dask array or dask Series, optional
-        Targets of ``"logpdf"``, partitioned like ``X`` (a dask array is
-        rechunked to ``X``'s row chunks).
+    y : dask array, dask Series or DataFrame, optional
+        Targets of ``"logpdf"``, ``(n,)`` or ``(n, d)``, partitioned like
+        ``X`` (a dask array is rechunked to ``X``'s row chunks).
 
     Returns
     -------
     dask array or dask Series / DataFrame
-        Lazy; ``(n,)`` values (a Series for a DataFrame), or for
-        ``"interval"`` ``(n, 2)`` lower and upper ends (a DataFrame with
-        columns ``"lower"`` and ``"upper"``). Compute it with ``.compute()``.
-        For models of 1-D targets.
+        Lazy; compute it with ``.compute()``. Each block is what the
+        in-memory call returns for its rows: for ``d``-dimensional targets,
+        ``"mode"``, ``"std"``, ``"var"`` and ``"quantile"`` give ``(n,)``
+        values when ``d == 1`` and ``(n, d)`` otherwise, ``"mean"`` gives the
+        shape of ``model.predict`` (``(n, 1)`` for a model fitted on a column
+        vector), ``"interval"`` gives ``(n, 2)`` lower and upper ends, or
+        ``(n, d, 2)``, and ``"logpdf"`` gives ``(n,)``. A DataFrame ``X``
+        gives a Series of ``(n,)`` values, else a DataFrame: columns
+        ``"lower"`` and ``"upper"`` (``"lower_j"``, ``"upper_j"`` for target
+        ``j``) for ``"interval"``, the target indices otherwise. To learn
+        these shapes, the first row of ``X`` is computed and predicted once
+        when the graph is built.
 
     Raises
     ------
@@ -89,54 +99,78 @@ class _Block:
 
     def __init__(self, model, what: str, q, confidence) -> None:
         self.model, self.what, self.q, self.confidence = model, what, q, confidence
+        self.row_shape: tuple[int, ...] = (2,) if what == "interval" else ()
 
     def __call__(self, X, y=None) -> np.ndarray:
         if len(X) == 0:
-            return np.empty((0, 2) if self.what == "interval" else (0,))
+            return np.empty((0, *self.row_shape))
         if self.what == "mean":
             return np.asarray(self.model.predict(X), dtype=np.float64)
         dist = predict_dist(self.model, X)
         if self.what == "quantile":
             return dist.ppf(self.q)
-        if self.what == "interval":
-            return np.stack(dist.interval(self.confidence), axis=1)
-        if self.what == "logpdf":  # a dask array's block of y carries X's extra axes
-            return dist.logpdf(np.asarray(y, dtype=np.float64).reshape(len(X)))
+        if self.what == "interval":  # (n, 2), or (n, d, 2) for d-dimensional targets
+            return np.stack(dist.interval(self.confidence), axis=-1)
+        if self.what == "logpdf":  # one target row per input row: (n,) or (n, d)
+            targets = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+            return dist.logpdf(targets[:, 0] if targets.shape[1] == 1 else targets)
         return getattr(dist, self.what)()
+
+    def learn_row_shape(self, first_rows) -> None:
+        """Record the shape of one row's result, from the result for ``first_rows``.
+
+        The target dimension (and for ``"mean"``, whether ``y`` in ``fit`` was
+        a column vector) decide it; a log density is one number per row.
+        """
+        if self.what != "logpdf" and len(first_rows):
+            self.row_shape = tuple(self(first_rows).shape[1:])
 
 
 def _over_array(block: _Block, X, y):
+    import dask.array as da
+
     if any(len(chunks) > 1 for chunks in X.chunks[1:]):
         raise ValueError(f"X is chunked along a column axis (chunks {X.chunks}); chunk it "
                          "along the rows only, e.g. X.rechunk({1: -1}).")
-    drop = tuple(range(1, X.ndim))
-    if block.what == "interval":
-        return X.map_blocks(block, dtype=np.float64, chunks=(X.chunks[0], (2,)),
-                            drop_axis=drop[1:])
+    block.learn_row_shape(np.asarray(X[:1].compute()))
+    inputs = "r" + "abcdefgh"[:X.ndim - 1]  # rows, then axes that each task sees whole
+    outputs = "r" + "stuv"[:len(block.row_shape)]
+    arguments = [X, inputs]
     if block.what == "logpdf":
-        import dask.array as da
-
-        y = da.asarray(y).rechunk({0: X.chunks[0]})
-        y = y[(slice(None),) + (None,) * len(drop)]  # aligned with X's rows, not its last axis
-        return da.map_blocks(block, X, y, dtype=np.float64, chunks=(X.chunks[0],),
-                             drop_axis=drop)
-    return X.map_blocks(block, dtype=np.float64, chunks=(X.chunks[0],), drop_axis=drop)
+        y = da.asarray(y)
+        y = y.reshape(len(y), -1).rechunk({0: X.chunks[0], 1: -1})
+        arguments += [y, "rz"]
+    return da.blockwise(block, outputs, *arguments, dtype=np.float64, concatenate=True,
+                        new_axes=dict(zip(outputs[1:], block.row_shape)),
+                        meta=np.empty((0,) * len(outputs)))
 
 
 def _over_dataframe(block: _Block, X, y):
     import pandas as pd
 
-    if block.what == "interval":
-        def frame(part):
-            return pd.DataFrame(block(part), index=part.index, columns=["lower", "upper"])
+    with warnings.catch_warnings():  # a first partition without rows: the 1-D shapes
+        warnings.simplefilter("ignore", UserWarning)
+        block.learn_row_shape(X.head(1, npartitions=1))
 
-        return X.map_partitions(frame, meta=pd.DataFrame({"lower": [], "upper": []},
-                                                        dtype=np.float64))
+    def frame(part, targets=None):
+        values = block(part, targets)
+        if values.ndim == 1:
+            return pd.Series(values, index=part.index, name=block.what)
+        return pd.DataFrame(values.reshape(len(values), -1), index=part.index,
+                            columns=_columns(block))
 
-    def series(part, targets=None):
-        return pd.Series(block(part, targets), index=part.index, name=block.what)
-
-    meta = pd.Series([], dtype=np.float64, name=block.what)
+    meta = (pd.Series([], dtype=np.float64, name=block.what) if not block.row_shape
+            else pd.DataFrame({name: [] for name in _columns(block)}, dtype=np.float64))
     if block.what == "logpdf":
-        return X.map_partitions(series, y, meta=meta)
-    return X.map_partitions(series, meta=meta)
+        return X.map_partitions(frame, y, meta=meta)
+    return X.map_partitions(frame, meta=meta)
+
+
+def _columns(block: _Block) -> list:
+    """Columns of a DataFrame result: ``"lower"``/``"upper"`` (per target), or target indices."""
+    if block.what != "interval":
+        return list(range(int(np.prod(block.row_shape))))
+    if block.row_shape == (2,):
+        return ["lower", "upper"]
+    return [f"{end}_{target}" for target in range(block.row_shape[0])
+            for end in ("lower", "upper")]

@@ -3,7 +3,7 @@
 import joblib
 import numpy as np
 import pytest
-from helpers import TINY
+from helpers import TINY, linear_data
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from skebm import EnergyRegressor
@@ -123,3 +123,59 @@ def test_predict_partitions_refuses_what_it_cannot_do(fitted, data):
         predict_partitions(fitted, da.from_array(X), "quantile")
     with pytest.raises(TypeError, match="dask array or DataFrame"):
         predict_partitions(fitted, X)
+
+
+@pytest.fixture(scope="module")
+def target_models(data):
+    """Models of a column-vector y and of 2-D targets, with their inputs and targets."""
+    X, y = data
+    X2, Y2 = linear_data(n=120, n_targets=2)
+    return {"column": (EnergyRegressor(**FAST).fit(X, y[:, None]), X, y[:, None]),
+            "2-D": (EnergyRegressor(**FAST).fit(X2, Y2), X2, Y2)}
+
+
+IN_MEMORY = {
+    "mean": lambda m, X, y: m.predict(X),
+    "mode": lambda m, X, y: m.predict_dist(X).mode(),
+    "std": lambda m, X, y: m.predict_dist(X).std(),
+    "var": lambda m, X, y: m.predict_dist(X).var(),
+    "quantile": lambda m, X, y: m.predict_dist(X).ppf(0.9),
+    "interval": lambda m, X, y: np.stack(m.predict_dist(X).interval(0.8), axis=-1),
+    "logpdf": lambda m, X, y: m.predict_dist(X).logpdf(y if y.shape[1] > 1 else y[:, 0]),
+}
+
+
+@pytest.mark.parametrize("targets", ["column", "2-D"])
+@pytest.mark.parametrize("what", list(IN_MEMORY))
+def test_predict_partitions_declare_the_shapes_of_column_and_multi_dimensional_targets(
+        thread_client, target_models, targets, what):
+    import dask.array as da
+
+    from skebm.dask import predict_partitions
+
+    model, X, y = target_models[targets]
+    kwargs = {"mean": {}, "quantile": {"q": 0.9}, "interval": {"confidence": 0.8},
+              "logpdf": {"y": da.from_array(y, chunks=(70, -1))}}.get(what, {})
+    lazy = predict_partitions(model, da.from_array(X, chunks=(50, -1)), what, **kwargs)
+    expected = IN_MEMORY[what](model, X, y)
+    assert lazy.shape == expected.shape  # declared up front: (n, 1), (n, 2) or (n, 2, 2)
+    computed = lazy.compute()
+    assert computed.shape == expected.shape
+    np.testing.assert_allclose(computed, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_partitions_of_a_dask_dataframe_name_the_columns_of_2d_targets(
+        thread_client, target_models):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    from skebm.dask import predict_partitions
+
+    model, X, _ = target_models["2-D"]
+    frame = dd.from_pandas(pd.DataFrame(X, columns=["a", "b"]), npartitions=3)
+    interval = predict_partitions(model, frame, "interval", confidence=0.5).compute()
+    assert list(interval.columns) == ["lower_0", "upper_0", "lower_1", "upper_1"]
+    lower, upper = model.predict_dist(X).interval(0.5)
+    np.testing.assert_allclose(interval[["lower_1", "upper_1"]].to_numpy(),
+                               np.stack([lower[:, 1], upper[:, 1]], axis=1), rtol=1e-5)
+    mean = predict_partitions(model, frame, "mean").compute()
+    np.testing.assert_allclose(mean.to_numpy(), model.predict(X), rtol=1e-5)
