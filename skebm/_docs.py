@@ -169,8 +169,14 @@ mixed_precision : bool, default=False
 n_threads : "auto" or int, default="auto"
     Torch intra-op threads used by ``fit`` and prediction (``predict``,
     ``sample``, ``score``, ``predict_dist`` and the network evaluations of
-    the distribution it returns); torch's own setting is restored
-    afterwards. ``"auto"`` uses one thread unless a training step's work
+    the distribution it returns). Afterwards, also after an error, the
+    calling thread's torch setting is what it was before; fits and
+    predictions that run at the same time in several Python threads each
+    restore their own thread's setting (torch's OpenMP builds, the default,
+    keep one per thread; where torch keeps one for the process, it returns
+    to its value before the first of them once the last has finished, and
+    they run with the count set last meanwhile). ``"auto"`` uses one
+    thread unless a training step's work
     (batch size x values per input row x hidden width) exceeds 1e7, as for
     images of 64 x 64 x 3 and more, and then as many as the load average
     leaves idle cores, never more than the cores the process may run on or

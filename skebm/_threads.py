@@ -12,8 +12,8 @@ at batch 64 and width 32 about 2.5e7), and then only as many as the machine's
 load average leaves idle cores. Never more threads than the cores the process
 may run on (``os.sched_getaffinity``) or than torch's own setting
 (``torch.set_num_threads`` or ``OMP_NUM_THREADS``, which a user sets to limit
-it). The count applies inside :func:`torch_threads` only: the process's
-setting is restored afterwards.
+it). The count applies inside :func:`torch_threads` only: the calling
+thread's setting is restored afterwards.
 
 Measured on a shared 2-core machine at a load average of 4.6-6.9 (one epoch of
 a default ``EnergyRegressor``; wall seconds with 1 / 2 threads): a 2000 x 20
@@ -34,17 +34,24 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["MULTI_THREAD_WORK", "auto_threads", "available_cores", "fit_threads",
-           "idle_cores", "resolve_threads", "threads_from", "torch_threads",
+__all__ = ["MULTI_THREAD_WORK", "PER_THREAD_SETTING", "auto_threads", "available_cores",
+           "fit_threads", "idle_cores", "resolve_threads", "threads_from", "torch_threads",
            "with_fitted_threads"]
 
 MULTI_THREAD_WORK = 1e7
 """Work per training step (batch x values per row x width) above which "auto" uses every core."""
 
-_LOCK = threading.Lock()
-_ACTIVE = 0  # contexts open in this process
-_SAVED = 0  # torch's thread count before the first of them
+PER_THREAD_SETTING = "parallel backend: OpenMP" in torch.__config__.parallel_info()
+"""Whether ``torch.set_num_threads`` sets the calling thread's count only.
 
+With torch's OpenMP backend (the default builds) it does: each Python thread
+keeps its own count, and a thread's first parallel operation starts from
+the value last set in any thread. Other backends share one process-wide count.
+"""
+
+_LOCK = threading.Lock()
+_ACTIVE = 0  # contexts open in this process (process-wide backends only)
+_SAVED = 0  # the process's thread count before the first of them
 
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity where the OS reports it)."""
@@ -108,28 +115,43 @@ def auto_threads(batch_size: int, row_shape: tuple[int, ...], hidden_size: int,
 def torch_threads(n_threads: int | None) -> Iterator[None]:
     """Run the block with ``n_threads`` torch intra-op threads, then restore the setting.
 
-    Contexts may nest and overlap across Python threads (the count is
-    process-wide): the setting before the first one opened is restored when
-    the last one closes, also when the block raises. ``None`` changes nothing.
+    Contexts may nest, and Python threads may open them at the same time.
+    Where torch's count belongs to each thread (:data:`PER_THREAD_SETTING`),
+    a context restores its own thread's count when it closes; where it is
+    process-wide, the count before the first open context is restored when
+    the last one closes. Either way the setting is restored also when the
+    block raises. ``None`` changes nothing.
     """
-    global _ACTIVE, _SAVED
     if n_threads is None:
         yield
         return
+    if PER_THREAD_SETTING:
+        saved = torch.get_num_threads()
+        _set_threads(int(n_threads))
+        try:
+            yield
+        finally:
+            _set_threads(saved)
+        return
+    global _ACTIVE, _SAVED
     with _LOCK:
         if _ACTIVE == 0:
             _SAVED = torch.get_num_threads()
         _ACTIVE += 1
-        if torch.get_num_threads() != n_threads:
-            torch.set_num_threads(int(n_threads))
+        _set_threads(int(n_threads))
     try:
         yield
     finally:
         with _LOCK:
             _ACTIVE -= 1
-            if _ACTIVE == 0 and torch.get_num_threads() != _SAVED:
-                torch.set_num_threads(_SAVED)
+            if _ACTIVE == 0:
+                _set_threads(_SAVED)
 
+
+def _set_threads(n_threads: int) -> None:
+    """``torch.set_num_threads``, skipped when it would change nothing (it is not free)."""
+    if torch.get_num_threads() != n_threads:
+        torch.set_num_threads(n_threads)
 
 def resolve_threads(estimator, X) -> int:
     """The thread count a fit of ``estimator`` on ``X`` uses (its ``n_threads``, resolved)."""

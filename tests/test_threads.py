@@ -1,13 +1,14 @@
 """The torch thread policy of fit and prediction (skebm._threads)."""
 
 import pickle
+import threading
 
 import numpy as np
 import pytest
 import torch
 from helpers import TINY, linear_data, tiny_estimators
 
-from skebm import EnergyRegressor
+from skebm import EnergyRegressor, _threads
 from skebm._threads import MULTI_THREAD_WORK, auto_threads, torch_threads
 
 
@@ -54,6 +55,40 @@ def test_torch_threads_restores_the_setting_also_when_the_block_raises(four_thre
             assert torch.get_num_threads() == 1
         raise RuntimeError("inside")
     assert torch.get_num_threads() == four_threads
+
+
+@pytest.fixture(params=["this torch", "process-wide"])
+def backend(request, four_threads, monkeypatch):
+    """This torch build's thread setting, or a stand-in for a process-wide backend."""
+    if request.param == "process-wide":
+        count = [four_threads]
+        monkeypatch.setattr(torch, "get_num_threads", lambda: count[0])
+        monkeypatch.setattr(torch, "set_num_threads", lambda n: count.__setitem__(0, n))
+        monkeypatch.setattr(_threads, "PER_THREAD_SETTING", False)
+    return four_threads
+
+
+def test_torch_threads_in_two_python_threads_restore_the_setting_of_each(backend):
+    four_threads = backend
+    # The worker's context opens first and closes last, around the main thread's.
+    opened, main_done = threading.Event(), threading.Event()
+    seen = {}
+
+    def worker():
+        with torch_threads(1):
+            opened.set()
+            main_done.wait(timeout=10)
+        seen["worker after"] = torch.get_num_threads()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert opened.wait(timeout=10)
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    main_done.set()
+    thread.join(timeout=10)
+    assert torch.get_num_threads() == four_threads
+    assert seen["worker after"] == four_threads
 
 
 @pytest.mark.parametrize("name", ["energy", "distilled"])
