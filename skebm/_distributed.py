@@ -1,17 +1,17 @@
 """Training one model on several processes with ``torch.distributed`` (data parallel).
 
 When ``fit`` runs in an initialised process group (a script launched with
-``torchrun``), every rank passes the same ``X``, ``y`` and ``sample_weight``;
-the preprocessing (input scaling, bin edges, target scale), the held-out split
-and the order of the rows are then the same on every rank without any
-communication. Each rank computes the loss on its contiguous share of every
-minibatch; the gradients, weighted by the shares, are summed over the ranks,
-so every rank takes the step a single process would take on the whole
-minibatch. The noise samples of a share are the rows of the whole minibatch's
-draws (:func:`skebm.nn.mixture.row_window`), so the step is the single-process
-one up to the order of floating-point sums. Rank 0's held-out score decides
-early stopping everywhere, and rank 0's parameters are broadcast at the start
-and at the end, so every rank holds the same model.
+``torchrun``) outside :func:`local_fit`, every rank passes the same ``X``,
+``y`` and ``sample_weight``; the preprocessing (input scaling, bin edges,
+target scale), the held-out split and the order of the rows are then the same
+on every rank without any communication. Each rank computes the loss on its
+contiguous share of every minibatch; the gradients, weighted by the shares,
+are summed over the ranks, so every rank takes the step a single process would
+take on the whole minibatch. The noise samples of a share are the rows of the
+whole minibatch's draws (:func:`skebm.nn.mixture.row_window`), so the step is
+the single-process one up to the order of floating-point sums. Rank 0's
+held-out score decides early stopping everywhere, and rank 0's parameters are
+broadcast at the start and at the end, so every rank holds the same model.
 
 Knows nothing about scikit-learn.
 """
@@ -19,7 +19,9 @@ Knows nothing about scikit-learn.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -28,9 +30,46 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["ProcessGroup", "data_fingerprint"]
+__all__ = ["ProcessGroup", "data_fingerprint", "local_fit"]
 
 T = TypeVar("T")
+
+_LOCAL = ContextVar("skebm_local_fit", default=False)
+
+
+@contextmanager
+def local_fit() -> Iterator[None]:
+    """Fit in this process alone, also inside a ``torch.distributed`` process group.
+
+    Inside the block, ``fit`` of every skebm estimator ignores the default
+    process group: it runs no collective, trains on this process's data
+    only and records ``world_size_ = 1``, as outside a group. Use it for a
+    fit on some ranks only (``if rank == 0``), which would otherwise wait
+    forever for the other ranks, or for independent fits on different data
+    per rank. It applies to fits in the calling thread (and asyncio task);
+    contexts may nest.
+
+    Yields
+    ------
+    None
+        The block runs with distributed fits switched off.
+
+    Examples
+    --------
+    >>> from skebm import EnergyRegressor
+    >>> from skebm.datasets import make_gustafsson2020
+    >>> from skebm.distributed import local_fit
+    >>> X, y = make_gustafsson2020(n_samples=100, random_state=0)
+    >>> with local_fit():
+    ...     model = EnergyRegressor(max_epochs=1, random_state=0).fit(X, y)
+    >>> model.world_size_
+    1
+    """
+    token = _LOCAL.set(True)
+    try:
+        yield
+    finally:
+        _LOCAL.reset(token)
 
 
 def data_fingerprint(*arrays: np.ndarray | None) -> str:
@@ -67,7 +106,7 @@ class ProcessGroup:
 
     @classmethod
     def current(cls, device: torch.device) -> ProcessGroup | None:
-        """The default group for a fit on ``device``; ``None`` outside one.
+        """The default group for a fit on ``device``; ``None`` outside one or in :func:`local_fit`.
 
         Raises
         ------
@@ -75,7 +114,7 @@ class ProcessGroup:
             If the group's backend cannot communicate tensors on ``device``
             (NCCL with a CPU fit).
         """
-        if not (dist.is_available() and dist.is_initialized()):
+        if _LOCAL.get() or not (dist.is_available() and dist.is_initialized()):
             return None
         backend = str(dist.get_backend()).lower()
         if device.type == "cpu" and backend == "nccl":

@@ -213,8 +213,8 @@ n_threads_ : int
     "world_size_": """\
 world_size_ : int
     Processes that trained the model together in the last ``fit``: the size
-    of the ``torch.distributed`` process group it ran in, 1 outside one (see
-    the scaling guide).""",
+    of the ``torch.distributed`` process group it ran in, 1 outside one or
+    inside ``skebm.distributed.local_fit()`` (see the scaling guide).""",
     "n_iter_": """\
 n_iter_ : int
     Epochs run by the last ``fit``.""",

@@ -1,6 +1,7 @@
 """Data-parallel fits over a ``torch.distributed`` process group (gloo, 2 CPU processes)."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from distributed_fit import SETTINGS, data
 
 from skebm import EnergyRegressor
 from skebm._inputs import model_inputs
+from skebm.distributed import local_fit
 from skebm.nn._rows import row_window
 
 WORKER = Path(__file__).with_name("distributed_fit.py")
@@ -83,3 +85,31 @@ def test_a_bad_input_on_one_rank_fails_every_rank(tmp_path):
     own, other = (tmp_path / "rank1.txt").read_text(), (tmp_path / "rank0.txt").read_text()
     assert "NaN" in own
     assert "fit failed on rank 1 of 2" in other and "NaN" in other
+
+
+@pytest.fixture
+def one_rank_group():
+    """An initialised gloo process group of this process alone (world size 1)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0,
+                            world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+def test_local_fit_ignores_the_process_group(one_rank_group, monkeypatch):
+    def no_collective(*args, **kwargs):
+        raise AssertionError("a collective ran inside local_fit")
+
+    for name in ("all_gather_object", "broadcast_object_list", "broadcast", "all_reduce"):
+        monkeypatch.setattr(dist, name, no_collective)
+    X, y = data()
+    with local_fit():
+        model = EnergyRegressor(**SETTINGS).fit(X, y)
+    assert model.world_size_ == 1
+    with pytest.raises(AssertionError, match="a collective ran"):  # the group is seen outside
+        EnergyRegressor(**SETTINGS).fit(X, y)
