@@ -286,7 +286,7 @@ def test_bad_query_shapes_are_reported(fitted_1d):
     with pytest.raises(ValueError, match="n_samples"):
         model.sample(X[:5], n_samples=0)
     with pytest.raises(ValueError, match="kind"):
-        model.predict(X[:5], kind="median")
+        model.predict(X[:5], kind="quantile")
 
 
 def test_mixed_precision_fits_and_predicts_finite_float64(estimator):

@@ -236,7 +236,7 @@ def test_sample_rejects_non_positive_or_non_integer_counts(fitted, n_samples):
 def test_predict_rejects_an_unknown_kind(fitted):
     model, X, _ = fitted
     with pytest.raises(ValueError, match="kind"):
-        model.predict(X[:3], kind="median")
+        model.predict(X[:3], kind="quantile")
 
 
 def test_sample_rejects_a_bad_random_state(fitted):
