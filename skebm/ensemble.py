@@ -115,13 +115,14 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             This estimator, fitted.
         """
         estimator = self._estimator()
-        members = member_clones(estimator, self.n_estimators, "n_estimators")
+        seed = member_seed(estimator)
+        members = member_clones(estimator, self.n_estimators, "n_estimators", seed=seed)
         routing = weight_routing(estimator, sample_weight)
         fit_params = {} if routing is None else {routing: sample_weight}
         self._target_ndim = np.asarray(y).ndim
         self.estimators_ = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_member)(member, X, y, fit_params) for member in members)
-        self._sample_seed = member_seed(estimator)
+        self._sample_seed = seed
         first = self.estimators_[0]
         for name in ("n_features_in_", "feature_names_in_"):
             if hasattr(first, name):
@@ -234,7 +235,8 @@ class EnsembleRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
         return tags
 
 
-def member_clones(estimator, n_members: int, parameter: str = "n_members") -> list:
+def member_clones(estimator, n_members: int, parameter: str = "n_members",
+                  seed: int | None = None) -> list:
     """Unfitted clones of ``estimator``: the first as given, the others reseeded.
 
     Parameters
@@ -246,13 +248,16 @@ def member_clones(estimator, n_members: int, parameter: str = "n_members") -> li
         Number of clones.
     parameter : str, default="n_members"
         The caller's name for ``n_members``, for the error message.
+    seed : int, optional
+        ``member_seed(estimator)``, when the caller has drawn it already (an
+        estimator seeded by a ``RandomState`` advances it at every draw).
 
     Returns
     -------
     list of estimators
         ``n_members`` unfitted clones; clone ``k >= 1`` has every
         ``random_state`` and ``*__random_state`` parameter set to
-        ``member_random_state(member_seed(estimator), k)``.
+        ``member_random_state(seed, k)``.
 
     Raises
     ------
@@ -268,7 +273,7 @@ def member_clones(estimator, n_members: int, parameter: str = "n_members") -> li
                 f"{parameter}={n_members} mixes fits that differ only by their random_state, "
                 f"but {type(estimator).__name__} has no random_state parameter (nor any step "
                 f"of it); use {parameter}=1.")
-        seed = member_seed(estimator)
+        seed = member_seed(estimator) if seed is None else seed
         for member in range(1, n_members):
             state = member_random_state(seed, member)
             clones.append(clone(estimator).set_params(**dict.fromkeys(keys, state)))

@@ -187,3 +187,12 @@ def test_base_estimators_predict_the_median_of_each_marginal(fitted):
     member = ensemble.estimators_[0]
     np.testing.assert_allclose(member.predict(X, kind="median"),
                                member.predict_dist(X).median())
+
+
+def test_a_random_state_instance_is_drawn_from_once_per_fit():
+    X, y = linear_data(n=60)
+    state = np.random.RandomState(5)
+    EnsembleRegressor(SeededGaussianRegressor(random_state=state), n_estimators=3).fit(X, y)
+    reference = np.random.RandomState(5)
+    reference.randint(np.iinfo(np.int32).max)  # the one seed the members derive from
+    assert state.randint(1000) == reference.randint(1000)

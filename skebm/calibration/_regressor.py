@@ -276,7 +276,7 @@ class RecalibratedRegressor(MetaEstimatorMixin, RegressorMixin, BaseEstimator):
             self.__dict__.pop(stale, None)  # a refit with the other `ensemble` leaves none
         estimator = self._base_estimator()
         seed = member_seed(estimator)
-        clones = member_clones(estimator, self.n_fits, "n_fits")
+        clones = member_clones(estimator, self.n_fits, "n_fits", seed=seed)
         # Continuous targets: each held-out PIT is the point [F(y), F(y)].
         fit_targets, uniforms = dequantise(y, seed) if self.discrete else (y, None)
         lower, upper = np.empty(len(y)), np.empty(len(y))
