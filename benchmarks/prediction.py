@@ -58,14 +58,8 @@ def median_time(call, repeats: int = 7) -> str:
     On a shared machine the wall time includes waiting for a core; the CPU
     time is the work itself.
     """
-    call()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        call()
-        walls.append(time.perf_counter() - start)
-        cpus.append(time.process_time() - start_cpu)
-    return f"{statistics.median(walls):.3f} ({statistics.median(cpus):.3f})"
+    wall, cpu = median_seconds(call, repeats)
+    return f"{wall:.3f} ({cpu:.3f})"
 
 
 def median_seconds(call, repeats: int = 7) -> tuple[float, float]:
